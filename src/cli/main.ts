@@ -1,0 +1,46 @@
+import { Command, CommanderError } from 'commander';
+import { CairnError, ExitCode } from '../errors.js';
+
+/** Builds the cairn command tree. Each command lives in its own file and registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cairn')
+    .description('Back up a homelab and bring it back. Repositories are restic v2: `restic` can read everything cairn writes.')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError();
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code; user errors print one line and a remedy, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** Prints an error for a human (or as JSON with --json) and maps it to an exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.failure;
+  }
+  const json = process.argv.includes('--json');
+  if (err instanceof CairnError) {
+    if (json) process.stderr.write(JSON.stringify({ message_type: 'error', code: err.code, message: err.message, remedy: err.remedy }) + '\n');
+    else process.stderr.write(`cairn: ${err.message}\n  remedy: ${err.remedy}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (json) process.stderr.write(JSON.stringify({ message_type: 'error', code: 'internal', message }) + '\n');
+  else {
+    process.stderr.write(`cairn: unexpected error: ${message}\n  remedy: this is a bug in cairn; rerun with CAIRN_DEBUG=1 for details and report it.\n`);
+    if (process.env.CAIRN_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  }
+  return ExitCode.failure;
+}

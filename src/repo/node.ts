@@ -1,0 +1,73 @@
+/** Node types restic knows; `irregular` covers everything else a filesystem can hold. */
+export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
+
+/** One xattr as restic stores it: the value is base64. */
+export interface ExtendedAttribute {
+  name: string;
+  value: string;
+}
+
+/**
+ * One directory entry inside a tree blob, field for field as restic writes it
+ * (format §10.2). Times stay RFC 3339 strings so nanoseconds and offsets
+ * round-trip; 64-bit counters that can pass 2^53 are bigints.
+ */
+export interface Node {
+  /** The entry name, Go-unquoted (format §10.4). */
+  name: string;
+  /** The raw name bytes when they are not valid UTF-8 (then authoritative). */
+  nameRaw?: Buffer;
+  type: NodeType;
+  /** Go os.FileMode bits (format §10.3). */
+  mode?: number;
+  mtime: string;
+  atime: string;
+  ctime: string;
+  uid: number;
+  gid: number;
+  user?: string;
+  group?: string;
+  inode?: bigint;
+  device_id?: bigint;
+  size?: number;
+  links?: number;
+  linktarget?: string;
+  /** base64 of the link target bytes, only when they are not valid UTF-8. */
+  linktarget_raw?: string;
+  extended_attributes?: ExtendedAttribute[];
+  generic_attributes?: Record<string, unknown>;
+  device?: bigint;
+  /** Data blob ids in file order; `[]` for an empty file; null for non-files. */
+  content: string[] | null;
+  subtree?: string;
+  error?: string;
+}
+
+/** A decoded tree blob: its nodes sorted by name bytes. */
+export interface Tree {
+  nodes: Node[];
+}
+
+/** Go os.FileMode bits. */
+export const GoMode = {
+  dir: 0x80000000,
+  symlink: 0x08000000,
+  device: 0x04000000,
+  namedPipe: 0x02000000,
+  socket: 0x01000000,
+  setuid: 0x00800000,
+  setgid: 0x00400000,
+  charDevice: 0x00200000,
+  sticky: 0x00100000,
+  irregular: 0x00080000,
+  perm: 0o777,
+} as const;
+
+/** The unix permission bits (incl. setuid/setgid/sticky) of a Go file mode, for chmod. */
+export function unixPermissions(goMode: number): number {
+  let m = goMode & GoMode.perm;
+  if (goMode & GoMode.setuid) m |= 0o4000;
+  if (goMode & GoMode.setgid) m |= 0o2000;
+  if (goMode & GoMode.sticky) m |= 0o1000;
+  return m;
+}
