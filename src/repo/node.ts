@@ -1,6 +1,14 @@
 /** Node types restic knows; `irregular` covers everything else a filesystem can hold. */
 export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
 
+/** Every node type restic accepts, in no particular order. */
+export const NODE_TYPES: readonly NodeType[] = ['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular'];
+
+/** True when `t` is a node type restic knows. */
+export function isNodeType(t: unknown): t is NodeType {
+  return typeof t === 'string' && (NODE_TYPES as readonly string[]).includes(t);
+}
+
 /** One xattr as restic stores it: the value is base64. */
 export interface ExtendedAttribute {
   name: string;
@@ -41,6 +49,11 @@ export interface Node {
   content: string[] | null;
   subtree?: string;
   error?: string;
+}
+
+/** The raw bytes of a node's name: `nameRaw` when set, else the UTF-8 of `name`. */
+export function nodeNameBytes(node: Pick<Node, 'name' | 'nameRaw'>): Buffer {
+  return node.nameRaw ?? Buffer.from(node.name, 'utf8');
 }
 
 /** A decoded tree blob: its nodes sorted by name bytes. */
