@@ -1,5 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { CairnError, ExitCode } from '../errors.js';
+import { registerInit } from './commands/init.js';
+import { registerBackup } from './commands/backup.js';
+import { registerSnapshots } from './commands/snapshots.js';
+import { registerLs } from './commands/ls.js';
+import { registerRestore } from './commands/restore.js';
+import { registerCat } from './commands/cat.js';
+import { registerCheck } from './commands/check.js';
+import { registerUnlock } from './commands/unlock.js';
 
 /** Builds the cairn command tree. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -9,7 +17,22 @@ export function buildProgram(): Command {
     .description('Back up a homelab and bring it back. Repositories are restic v2: `restic` can read everything cairn writes.')
     .version('0.1.0')
     .exitOverride()
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    .option('-r, --repo <location>', 'repository: a path, sftp:user@host:/path, s3:http://host/bucket, rest:http://host:8000/ (env CAIRN_REPOSITORY or RESTIC_REPOSITORY; default: the embedded local repository)')
+    .option('-p, --password-file <file>', 'read the repository password from a file (env CAIRN_PASSWORD_FILE)')
+    .option('--password-command <cmd>', 'run a command that prints the password (env CAIRN_PASSWORD_COMMAND)')
+    .option('--json', 'machine-readable output (JSON; JSON lines for progress)')
+    .addHelpText('after', `
+Passwords: --password-file, --password-command, CAIRN_PASSWORD (RESTIC_PASSWORD* names work too).
+Without -r, cairn uses its embedded default repository and a generated password file
+(created on the first backup), so \`cairn backup ~/Documents\` works on a fresh machine.
+
+Start here:
+  cairn backup ~/Documents          back up a folder
+  cairn snapshots                   list snapshots
+  cairn restore latest --target /tmp/r
+  cairn check --read-data           prove the backups can be read back`);
+  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock]) register(program);
   return program;
 }
 

@@ -1,0 +1,416 @@
+import { promises as fs, type BigIntStats } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import type { Readable } from 'node:stream';
+import { Chunker } from '../chunker/chunker.js';
+import { sha256Hex } from '../repo/ids.js';
+import { GoMode, type Node } from '../repo/node.js';
+import type { Repository } from '../repo/repository.js';
+import { formatLocalGoTime, parseGoTime } from '../repo/timeFormat.js';
+import { ExcludeFilter } from './excludeFilter.js';
+import { nodeFromStat } from './nodeFromStat.js';
+import { groupName, userName } from './userNames.js';
+
+/**
+ * What to put into a snapshot's root tree: real filesystem entries (walked
+ * recursively, compared against the parent snapshot), virtual directories
+ * (component and source folders, or the path components above a target), and
+ * streams of unknown length (database dumps).
+ */
+export type ArchiveEntry =
+  | { kind: 'fs'; name: string; path: string }
+  | { kind: 'dir'; name: string; children: ArchiveEntry[]; metadataFrom?: string }
+  | { kind: 'stream'; name: string; open: () => Promise<Readable> | Readable; mode?: number; mtime?: Date };
+
+/** Counters restic reports in a backup summary. */
+export interface ArchiveStats {
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  dirsNew: number;
+  dirsChanged: number;
+  dirsUnmodified: number;
+  dataBlobs: number;
+  treeBlobs: number;
+  /** Plaintext bytes of blobs added. */
+  dataAdded: number;
+  /** Stored (compressed, encrypted) bytes of blobs added. */
+  dataAddedPacked: number;
+  totalFilesProcessed: number;
+  totalBytesProcessed: number;
+  /** Bytes actually read from files and streams (0 for a no-change backup). */
+  bytesRead: number;
+  errors: number;
+}
+
+/** Live progress of a running backup. */
+export interface ArchiveProgress {
+  filesDone: number;
+  bytesDone: number;
+  currentFiles: string[];
+}
+
+/** Options of one archive run. */
+export interface ArchiveOptions {
+  excludes?: string[];
+  /** Skip the contents of folders tagged with a valid CACHEDIR.TAG (the tag file itself is kept). */
+  excludeCaches?: boolean;
+  /** Do not descend into other filesystems than the one each target is on. */
+  oneFileSystem?: boolean;
+  /** Root tree of the parent snapshot: unchanged files are taken from it without being read. */
+  parentTree?: string;
+  /** Called for every entry that cannot be read; the backup goes on without it. */
+  onError?: (path: string, err: Error) => void;
+  onProgress?: (p: ArchiveProgress) => void;
+  /** Time used for the metadata of virtual folders. */
+  time?: Date;
+}
+
+const readSize = 1024 * 1024;
+const cacheDirSignature = 'Signature: 8a477f597d28d172789f06886806bc55';
+
+function emptyStats(): ArchiveStats {
+  return { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, dataBlobs: 0, treeBlobs: 0, dataAdded: 0, dataAddedPacked: 0, totalFilesProcessed: 0, totalBytesProcessed: 0, bytesRead: 0, errors: 0 };
+}
+
+/** A small counting semaphore: bounds how many files are read at once. */
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * Turns entries into trees and blobs in a repository (restic's archiver):
+ * chunk, hash, deduplicate, store; trees bottom-up; unchanged files (same
+ * size, mtime, ctime and inode as in the parent) are not read at all.
+ */
+export class Archiver {
+  readonly stats = emptyStats();
+  private readonly repo: Repository;
+  private readonly opts: ArchiveOptions;
+  private readonly filter: ExcludeFilter;
+  private readonly fileSlots = new Semaphore(2);
+  private readonly current = new Set<string>();
+  private filesDone = 0;
+  private bytesDone = 0;
+  private readonly virtualTime: string;
+
+  constructor(repo: Repository, opts: ArchiveOptions = {}) {
+    this.repo = repo;
+    this.opts = opts;
+    this.filter = new ExcludeFilter(opts.excludes ?? []);
+    this.virtualTime = formatLocalGoTime(BigInt((opts.time ?? new Date()).getTime()) * 1_000_000n);
+  }
+
+  /** Archives `entries` as the root tree; returns its id. */
+  async archive(entries: ArchiveEntry[]): Promise<string> {
+    const parent = await this.parentChildren(this.opts.parentTree);
+    const nodes = await this.archiveEntries(entries, parent, '');
+    return this.saveTree(nodes);
+  }
+
+  private async saveTree(nodes: Node[]): Promise<string> {
+    const r = await this.repo.saveTree(nodes);
+    if (r.added) {
+      this.stats.treeBlobs++;
+      this.stats.dataAddedPacked += r.storedSize;
+    }
+    return r.id;
+  }
+
+  private async parentChildren(treeId: string | undefined): Promise<Map<string, Node> | undefined> {
+    if (!treeId) return undefined;
+    try {
+      const tree = await this.repo.loadTree(treeId);
+      return new Map(tree.nodes.map((n) => [n.name, n]));
+    } catch {
+      return undefined; // an unreadable parent only costs re-reading
+    }
+  }
+
+  private async archiveEntries(entries: ArchiveEntry[], parent: Map<string, Node> | undefined, displayDir: string): Promise<Node[]> {
+    const results = await Promise.all(entries.map((e) => this.archiveEntry(e, parent?.get(e.name), `${displayDir}/${e.name}`)));
+    return results.filter((n): n is Node => n !== undefined);
+  }
+
+  private async archiveEntry(e: ArchiveEntry, parentNode: Node | undefined, display: string): Promise<Node | undefined> {
+    switch (e.kind) {
+      case 'fs':
+        return this.archivePath(e.path, e.name, parentNode, undefined);
+      case 'dir':
+        return this.archiveVirtualDir(e, parentNode, display);
+      case 'stream':
+        return this.archiveStream(e, display);
+    }
+  }
+
+  private async archiveVirtualDir(e: Extract<ArchiveEntry, { kind: 'dir' }>, parentNode: Node | undefined, display: string): Promise<Node | undefined> {
+    let node: Node;
+    if (e.metadataFrom) {
+      let st: BigIntStats;
+      try {
+        st = await fs.lstat(e.metadataFrom, { bigint: true });
+      } catch (err) {
+        this.reportError(e.metadataFrom, err);
+        return undefined;
+      }
+      node = nodeFromStat(e.name, st);
+    } else {
+      node = this.virtualNode(e.name, 'dir', GoMode.dir | 0o755);
+    }
+    const parent = parentNode?.type === 'dir' ? await this.parentChildren(parentNode.subtree) : undefined;
+    const children = await this.archiveEntries(e.children, parent, display);
+    node.subtree = await this.saveTree(children);
+    this.countDir(node, parentNode);
+    return node;
+  }
+
+  private virtualNode(name: string, type: 'dir' | 'file', mode: number, time = this.virtualTime): Node {
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    const node: Node = { name, type, mode, mtime: time, atime: time, ctime: time, uid, gid, content: type === 'file' ? [] : null };
+    const user = userName(uid);
+    if (user) node.user = user;
+    const group = groupName(gid);
+    if (group) node.group = group;
+    return node;
+  }
+
+  private countDir(node: Node, parentNode: Node | undefined): void {
+    if (!parentNode || parentNode.type !== 'dir') this.stats.dirsNew++;
+    else if (parentNode.subtree === node.subtree) this.stats.dirsUnmodified++;
+    else this.stats.dirsChanged++;
+  }
+
+  /** Archives one filesystem path (any type) under `name`; `rootDev` bounds --one-file-system. */
+  private async archivePath(absPath: string, name: string, parentNode: Node | undefined, rootDev: bigint | undefined): Promise<Node | undefined> {
+    if (this.filter.excludes(absPath)) return undefined;
+    let st: BigIntStats;
+    try {
+      st = await fs.lstat(absPath, { bigint: true });
+    } catch (err) {
+      this.reportError(absPath, err);
+      return undefined;
+    }
+    if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = await fs.readlink(absPath);
+      } catch (err) {
+        this.reportError(absPath, err);
+        return undefined;
+      }
+      return nodeFromStat(name, st, target);
+    }
+    const node = nodeFromStat(name, st);
+    if (st.isDirectory()) {
+      const dev = rootDev ?? st.dev;
+      let names: string[];
+      try {
+        names = await fs.readdir(absPath);
+      } catch (err) {
+        this.reportError(absPath, err);
+        return undefined;
+      }
+      if (this.opts.excludeCaches && names.includes('CACHEDIR.TAG') && (await isCacheDirTag(path.join(absPath, 'CACHEDIR.TAG')))) names = ['CACHEDIR.TAG'];
+      const parent = parentNode?.type === 'dir' ? await this.parentChildren(parentNode.subtree) : undefined;
+      const children = await Promise.all(
+        names.map(async (child) => {
+          const childPath = path.join(absPath, child);
+          if (this.opts.oneFileSystem) {
+            try {
+              const cst = await fs.lstat(childPath, { bigint: true });
+              if (cst.isDirectory() && cst.dev !== dev) return undefined;
+            } catch {
+              // reported when archived
+            }
+          }
+          return this.archivePath(childPath, child, parent?.get(child), dev);
+        }),
+      );
+      node.subtree = await this.saveTree(children.filter((n): n is Node => n !== undefined));
+      this.countDir(node, parentNode);
+      return node;
+    }
+    if (st.isFile()) return this.archiveFile(absPath, st, node, parentNode);
+    return node;
+  }
+
+  private unchanged(st: BigIntStats, old: Node): boolean {
+    if ( old.type !== 'file' || old.content === null) return false;
+    if (BigInt(old.size ?? 0) !== st.size) return false;
+    if (old.inode !== undefined && old.inode !== st.ino) return false;
+    try {
+      return parseGoTime(old.mtime).epochNs === st.mtimeNs && parseGoTime(old.ctime).epochNs === st.ctimeNs;
+    } catch {
+      return false;
+    }
+  }
+
+  private async archiveFile(absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<Node | undefined> {
+    this.stats.totalFilesProcessed++;
+    this.stats.totalBytesProcessed += Number(st.size);
+    if (parentNode && this.unchanged(st, parentNode)) {
+      node.content = parentNode.content;
+      this.stats.filesUnmodified++;
+      this.progress(Number(st.size));
+      return node;
+    }
+    await this.fileSlots.acquire();
+    this.current.add(absPath);
+    try {
+      const fh = await fs.open(absPath, 'r');
+      try {
+        const { content, size } = await this.chunkAndStore(readFileHandle(fh));
+        node.content = content;
+        if (size > 0) node.size = size;
+        else delete node.size;
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      this.reportError(absPath, err);
+      return undefined;
+    } finally {
+      this.current.delete(absPath);
+      this.fileSlots.release();
+    }
+    if (parentNode?.type === 'file') this.stats.filesChanged++;
+    else this.stats.filesNew++;
+    this.progress(0);
+    return node;
+  }
+
+  private async archiveStream(e: Extract<ArchiveEntry, { kind: 'stream' }>, display: string): Promise<Node | undefined> {
+    const time = e.mtime ? formatLocalGoTime(BigInt(e.mtime.getTime()) * 1_000_000n) : this.virtualTime;
+    const node = this.virtualNode(e.name, 'file', e.mode ?? 0o600, time);
+    this.current.add(display);
+    try {
+      const stream = await e.open();
+      const { content, size } = await this.chunkAndStore(stream);
+      node.content = content;
+      if (size > 0) node.size = size;
+      this.stats.totalFilesProcessed++;
+      this.stats.totalBytesProcessed += size;
+      this.stats.filesNew++;
+      this.progress(0);
+      return node;
+    } finally {
+      this.current.delete(display);
+    }
+  }
+
+  /** Chunks a byte stream, stores new chunks, returns the blob list and total size. */
+  private async chunkAndStore(source: AsyncIterable<Buffer | Uint8Array | string>): Promise<{ content: string[]; size: number }> {
+    const chunker = new Chunker(this.repo.polynomial);
+    const content: string[] = [];
+    let size = 0;
+    const store = async (chunk: Buffer) => {
+      const id = sha256Hex(chunk);
+      const r = await this.repo.saveBlob('data', chunk, id);
+      if (r.added) {
+        this.stats.dataBlobs++;
+        this.stats.dataAdded += chunk.length;
+        this.stats.dataAddedPacked += r.storedSize;
+      }
+      content.push(id);
+      size += chunk.length;
+    };
+    for await (const piece of source) {
+      const buf = typeof piece === 'string' ? Buffer.from(piece) : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+      this.stats.bytesRead += buf.length;
+      this.bytesDone += buf.length;
+      for (const chunk of chunker.push(buf)) await store(chunk);
+    }
+    for (const chunk of chunker.finish()) await store(chunk);
+    return { content, size };
+  }
+
+  private progress(extraBytes: number): void {
+    this.filesDone++;
+    this.bytesDone += extraBytes;
+    this.opts.onProgress?.({ filesDone: this.filesDone, bytesDone: this.bytesDone, currentFiles: [...this.current] });
+  }
+
+  private reportError(p: string, err: unknown): void {
+    this.stats.errors++;
+    this.opts.onError?.(p, err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+async function* readFileHandle(fh: fs.FileHandle): AsyncIterable<Buffer> {
+  for (;;) {
+    const buf = Buffer.allocUnsafe(readSize);
+    const { bytesRead } = await fh.read(buf, 0, readSize, null);
+    if (bytesRead === 0) return;
+    yield bytesRead === readSize ? buf : buf.subarray(0, bytesRead);
+  }
+}
+
+async function isCacheDirTag(p: string): Promise<boolean> {
+  try {
+    const fh = await fs.open(p, 'r');
+    try {
+      const buf = Buffer.alloc(cacheDirSignature.length);
+      await fh.read(buf, 0, buf.length, 0);
+      return buf.toString('latin1') === cacheDirSignature;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The root entries for backing up `paths` the way restic does: an absolute
+ * target `/a/b/c` becomes folders a → b → c (the folders above the target
+ * carry their real metadata); a relative target keeps its relative folders;
+ * `.` puts the current folder's contents at the root.
+ */
+export async function entriesForTargets(paths: string[], cwd = process.cwd()): Promise<ArchiveEntry[]> {
+  const root: Extract<ArchiveEntry, { kind: 'dir' }> = { kind: 'dir', name: '', children: [] };
+  const add = (dir: Extract<ArchiveEntry, { kind: 'dir' }>, e: ArchiveEntry) => {
+    if (!dir.children.some((c) => c.name === e.name)) dir.children.push(e);
+  };
+  for (const target of paths) {
+    const abs = path.resolve(cwd, target);
+    const relative = !path.isAbsolute(target) && !path.relative(cwd, abs).startsWith('..');
+    const parts = (relative ? path.relative(cwd, abs) : abs).split('/').filter(Boolean);
+    if (parts.length === 0) {
+      // "." (or "/"): the folder's contents go straight into the root tree
+      for (const name of await fs.readdir(abs)) add(root, { kind: 'fs', name, path: path.join(abs, name) });
+      continue;
+    }
+    let dir = root;
+    let sofar = relative ? cwd : '/';
+    for (const part of parts.slice(0, -1)) {
+      sofar = path.join(sofar, part);
+      let next = dir.children.find((c): c is Extract<ArchiveEntry, { kind: 'dir' }> => c.kind === 'dir' && c.name === part);
+      if (!next) {
+        next = { kind: 'dir', name: part, children: [], metadataFrom: sofar };
+        dir.children.push(next);
+      }
+      dir = next;
+    }
+    add(dir, { kind: 'fs', name: parts[parts.length - 1]!, path: abs });
+  }
+  return root.children;
+}
+
+/** This machine's name as restic records it. */
+export function defaultHostname(): string {
+  return os.hostname();
+}
