@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { checkRepository } from '../../engine/checker.js';
 import { RepositoryLock } from '../../repo/lock.js';
 import { CairnError, ExitCode } from '../../errors.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
@@ -26,6 +25,8 @@ export function registerCheck(program: Command): Command {
     .option('--read-data', 'read, decrypt and hash every blob')
     .option('--read-data-subset <subset>', 'read only a subset of packs: n/m or p%')
     .action(async (_o, cmd: Command) => {
+      // loaded on use: keeps `cairn --help` and other commands fast
+      const { checkRepository } = await import('../../engine/checker.js');
       const opts = cmd.optsWithGlobals<RepoOptions & { readData?: boolean; readDataSubset?: string }>();
       const subset = opts.readDataSubset ? parseSubset(opts.readDataSubset) : undefined;
       const repo = await openRepository(opts, (m) => process.stderr.write(m + '\n'));

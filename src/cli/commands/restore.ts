@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { restoreSnapshot } from '../../engine/restorer.js';
 import { CairnError, ExitCode } from '../../errors.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { formatBytes, printJson, ProgressReporter } from '../output.js';
@@ -18,6 +17,8 @@ export function registerRestore(program: Command): Command {
     .option('-e, --exclude <pattern>', 'skip matching paths (repeatable)', collect, [])
     .addHelpText('after', '\nExamples:\n  cairn restore latest --target /tmp/restore\n  cairn restore 1a2b3c4d:/home/me/docs --target ~/docs-back --include "*.odt"\n')
     .action(async (ref: string, _o, cmd: Command) => {
+      // loaded on use: keeps `cairn --help` and other commands fast
+      const { restoreSnapshot } = await import('../../engine/restorer.js');
       const opts = cmd.optsWithGlobals<RepoOptions & { target: string; include: string[]; exclude: string[] }>();
       const { snapshot: sref, subpath } = splitSnapshotPath(ref);
       const repo = await openRepository(opts, (m) => process.stderr.write(m + '\n'));
