@@ -194,8 +194,8 @@ export function commandArgv(command: string | readonly string[]): [string, strin
   return [command[0]!, command.slice(1)];
 }
 
-/** The first of `candidates` found on PATH (or given as a path that exists); else the first candidate. */
-export function resolveProgram(candidates: readonly string[]): string {
+/** The first of `candidates` found on PATH (or given as a path that exists); undefined when none is. */
+export function findProgram(candidates: readonly string[]): string | undefined {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   for (const name of candidates) {
     if (name.includes('/')) {
@@ -204,7 +204,12 @@ export function resolveProgram(candidates: readonly string[]): string {
     }
     for (const dir of dirs) if (isExecutable(path.join(dir, name))) return path.join(dir, name);
   }
-  return candidates[0]!;
+  return undefined;
+}
+
+/** The first of `candidates` found on PATH; else the first candidate (so its absence is reported when run). */
+export function resolveProgram(candidates: readonly string[]): string {
+  return findProgram(candidates) ?? candidates[0]!;
 }
 
 function isExecutable(file: string): boolean {
