@@ -1,0 +1,651 @@
+// Restore of a snapshot (or a part of it) into a directory, as restic does it
+// (format §10.8): plan first, create directories and empty files, then fetch
+// the data pack by pack (each needed blob read and decrypted once, written to
+// every place it belongs, memory bounded by a few ranges), then hard links,
+// then metadata with directories last. Problems with single entries (refused
+// names, damaged blobs, failed chown) are reported and the rest continues.
+import { spawn } from 'node:child_process';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { CairnError, describeError, isErrno } from '../errors.js';
+import type { BlobLocation } from '../repo/masterIndex.js';
+import { unixPermissions, type Node } from '../repo/node.js';
+import { mapLimit, type Repository } from '../repo/repository.js';
+import type { Snapshot } from '../repo/snapshot.js';
+import { parseGoTime } from '../repo/timeFormat.js';
+import { PathFilter } from './pathFilter.js';
+import { planRestore, type PlanEntry, type PlanRoot } from './restorePlan.js';
+import { ExactTimeSetter, type ExactTimeMethod, type FsPath } from './setTimes.js';
+import { findNode } from './treeWalker.js';
+
+/** SHA-256 of 512 KiB of zeros: the chunk a run of zeros is cut into (format §18). */
+export const zeroChunkId = '07854d2fef297a06ba81685e660c332de36d5d18d546927d30daad6d7fda1541';
+
+/** Options of restoreSnapshot. */
+export interface RestoreOptions {
+  /** Directory to restore into (created when missing). */
+  target: string;
+  /** Restore only this path of the snapshot (`/home/u/docs`): a directory's contents, or a single entry. */
+  subpath?: string;
+  /** Restore only entries matching one of these patterns (restic --include rules). */
+  include?: string[];
+  /** Skip entries matching one of these patterns (restic --exclude rules). */
+  exclude?: string[];
+  /** Leave all-zero 512 KiB chunks as holes instead of writing zeros. */
+  sparse?: boolean;
+  /** Set owner and group from the snapshot; default: when running as root. */
+  owners?: boolean;
+  /** Restore extended attributes (needs `setfattr`); default true. */
+  xattrs?: boolean;
+  /** How exact nanosecond times are written (tests choose; default auto). */
+  timeMethod?: ExactTimeMethod;
+  onProgress?: (p: RestoreProgress) => void;
+  /** Called for each problem as it happens (path below the restore root, details). */
+  onError?: (path: string, error: RestoreError) => void;
+}
+
+/** Progress of a restore. */
+export interface RestoreProgress {
+  phase: 'plan' | 'create' | 'data' | 'metadata' | 'done';
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** One entry that could not be restored (or not completely). */
+export interface RestoreError {
+  /** The entry's path below the restore root (`/a/b`). */
+  path: string;
+  code: string;
+  message: string;
+  remedy: string;
+  /** The data blob that could not be read, for damaged or missing data. */
+  blobId?: string;
+  packId?: string;
+}
+
+/** What a restore did. Any error means exit code 1 for the CLI. */
+export interface RestoreSummary {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  /** fifos and devices. */
+  special: number;
+  /** Sockets and irregular entries, which cannot be restored. */
+  skipped: number;
+  /** Bytes of file content restored. */
+  bytes: number;
+  errors: RestoreError[];
+  /** Things not done for a reason that is not a failure (e.g. no setfattr). */
+  warnings: string[];
+}
+
+interface FileState {
+  entry: PlanEntry;
+  size: number;
+  remaining: number;
+  failed: boolean;
+}
+
+interface BlobUse {
+  file: FileState;
+  offset: number;
+}
+
+interface NeededBlob {
+  id: string;
+  loc: BlobLocation;
+  size: number;
+  uses: BlobUse[];
+}
+
+const maxRange = 8 * 1024 * 1024;
+const maxGap = 256 * 1024;
+const packConcurrency = 3;
+const fsConcurrency = 16;
+const dataRemedy = 'The other files were restored. Run `cairn check --read-data` to find damaged packs; restore this file from another snapshot or repository copy.';
+
+/**
+ * Restores `source` (a snapshot, or a tree id) into `opts.target`. Refused
+ * names, unreadable data and metadata failures are collected in the summary
+ * (and passed to onError) while the rest is restored; only a problem with the
+ * target itself or a wrong subpath throws.
+ */
+export async function restoreSnapshot(repo: Repository, source: Snapshot | string, opts: RestoreOptions): Promise<RestoreSummary> {
+  await repo.loadIndex();
+  const target = path.resolve(opts.target);
+  try {
+    await fs.mkdir(target, { recursive: true });
+  } catch (err) {
+    throw new CairnError('target-unusable', `cannot create the restore target ${target}: ${describeError(err)}`, 'Choose a target directory you can write to with --target.');
+  }
+  const summary: RestoreSummary = { files: 0, dirs: 0, symlinks: 0, special: 0, skipped: 0, bytes: 0, errors: [], warnings: [] };
+  const report = (e: RestoreError): void => {
+    summary.errors.push(e);
+    opts.onError?.(e.path, e);
+  };
+  const progress: RestoreProgress = { phase: 'plan', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  const tick = (phase?: RestoreProgress['phase']): void => {
+    if (phase) progress.phase = phase;
+    opts.onProgress?.({ ...progress });
+  };
+  tick();
+
+  const rootTree = typeof source === 'string' ? source : source.tree;
+  let root: PlanRoot = { treeId: rootTree };
+  if (opts.subpath && opts.subpath.replace(/\/+/g, '') !== '') {
+    const found = await findNode(repo, rootTree, opts.subpath);
+    if (!found) {
+      throw new CairnError('path-not-found', `the snapshot has no ${opts.subpath}`, 'List the snapshot with `cairn ls SNAPSHOT` and give a path it prints.');
+    }
+    root = found.treeId ? { treeId: found.treeId } : { node: found.node! };
+  }
+  const filter = new PathFilter({ include: opts.include, exclude: opts.exclude });
+  const entries = await planRestore(repo, root, {
+    target,
+    filter,
+    onProblem: (p) => report({ path: p.path, code: p.code, message: p.message, remedy: p.remedy }),
+  });
+
+  const files = prepareFiles(repo, entries, report);
+  progress.filesTotal = entries.filter((e) => e.kind === 'file').length;
+  progress.bytesTotal = [...files.values()].reduce((n, f) => n + f.size, 0);
+  const created = await createEntries(entries, files, summary, report, () => tick('create'));
+  tick('data');
+  await restoreData(repo, files, created, opts, report, (bytes, fileDone) => {
+    progress.bytesDone += bytes;
+    if (fileDone) progress.filesDone++;
+    tick();
+  });
+  await createHardLinks(entries, created, report);
+  progress.filesDone = progress.filesTotal;
+  tick('metadata');
+  await restoreMetadata(entries, created, opts, summary, report);
+  tick('done');
+  return summary;
+}
+
+function fsPathText(p: FsPath): string {
+  return typeof p === 'string' ? p : p.toString('utf8');
+}
+
+function errorFor(e: PlanEntry, what: string, err: unknown, code = 'restore-failed'): RestoreError {
+  return {
+    path: e.rel,
+    code: err instanceof CairnError ? err.code : code,
+    message: `cannot ${what} ${JSON.stringify(e.rel)}: ${describeError(err)}`,
+    remedy: err instanceof CairnError ? err.remedy : 'Check free space and permissions in the target directory, then restore again.',
+  };
+}
+
+/** Computes each file's blob offsets and size from the index; files whose blobs are unknown are reported. */
+function prepareFiles(repo: Repository, entries: PlanEntry[], report: (e: RestoreError) => void): Map<number, FileState & { blobs: { id: string; offset: number; size: number }[] }> {
+  const files = new Map<number, FileState & { blobs: { id: string; offset: number; size: number }[] }>();
+  entries.forEach((e, i) => {
+    if (e.kind !== 'file' || e.linkTo !== undefined) return;
+    const blobs: { id: string; offset: number; size: number }[] = [];
+    let offset = 0;
+    let failed = false;
+    for (const id of e.node.content ?? []) {
+      const size = repo.index.plaintextSize('data', id);
+      if (size === undefined) {
+        report({
+          path: e.rel,
+          code: 'missing-blob',
+          blobId: id,
+          message: `file ${JSON.stringify(e.rel)} is incomplete: data blob ${id} is not in the repository index`,
+          remedy: dataRemedy,
+        });
+        failed = true;
+        break;
+      }
+      blobs.push({ id, offset, size });
+      offset += size;
+    }
+    const size = failed ? Math.max(offset, e.node.size ?? 0) : offset;
+    files.set(i, { entry: e, size, remaining: blobs.length, failed, blobs });
+  });
+  return files;
+}
+
+async function clearPath(p: FsPath): Promise<void> {
+  try {
+    await fs.unlink(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    if (isErrno(err, 'EISDIR') || isErrno(err, 'EPERM')) {
+      throw new CairnError('target-in-the-way', `a directory is in the way at ${fsPathText(p)}`, 'Remove or rename that directory in the target, or restore into an empty directory.');
+    }
+    throw err;
+  }
+}
+
+async function makeDir(p: FsPath): Promise<void> {
+  try {
+    await fs.mkdir(p, 0o700);
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    const st = await fs.lstat(p);
+    if (st.isDirectory()) return;
+    // A file or symlink in the way is replaced: never write through a symlink.
+    await fs.unlink(p);
+    await fs.mkdir(p, 0o700);
+  }
+}
+
+const createFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+const writeFlags = fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW;
+
+function linkTargetOf(node: Node): FsPath {
+  if (node.linktarget_raw) return Buffer.from(node.linktarget_raw, 'base64');
+  return node.linktarget ?? '';
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Linux dev_t → major/minor (glibc's gnu_dev_major/minor). */
+function majorMinor(dev: bigint): [bigint, bigint] {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return [major, minor];
+}
+
+function run(cmd: string, args: string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => resolve(describeError(e)));
+    child.on('close', (code) => resolve(code === 0 ? undefined : Buffer.concat(err).toString('utf8').trim() || `${cmd} exited with ${code}`));
+  });
+}
+
+/**
+ * Creates directories, files (empty, at their final size), symlinks, fifos
+ * and devices, parents before children, several at a time. Returns which
+ * entries exist now.
+ */
+async function createEntries(entries: PlanEntry[], files: Map<number, FileState>, summary: RestoreSummary, report: (e: RestoreError) => void, tick: () => void): Promise<boolean[]> {
+  const created = new Array<boolean>(entries.length).fill(false);
+  const ready = new Array<Promise<boolean>>(entries.length);
+  const fifos: number[] = [];
+  const root = isRoot();
+  tick();
+
+  const createOne = async (e: PlanEntry, i: number): Promise<boolean> => {
+    if (e.parent >= 0 && !(await ready[e.parent])) return false;
+    try {
+      switch (e.kind) {
+        case 'dir':
+          await makeDir(e.path);
+          summary.dirs++;
+          return true;
+        case 'file': {
+          if (e.linkTo !== undefined) return false; // linked after the data is written
+          await clearPath(e.path);
+          const fh = await fs.open(e.path, createFlags, 0o600);
+          try {
+            const size = files.get(i)?.size ?? 0;
+            if (size > 0) await fh.truncate(size);
+          } finally {
+            await fh.close();
+          }
+          summary.files++;
+          summary.bytes += files.get(i)?.size ?? 0;
+          return true;
+        }
+        case 'symlink':
+          await clearPath(e.path);
+          await fs.symlink(linkTargetOf(e.node), e.path);
+          summary.symlinks++;
+          return true;
+        case 'fifo':
+          await clearPath(e.path);
+          fifos.push(i);
+          return false;
+        case 'device': {
+          if (!root) {
+            report({ path: e.rel, code: 'needs-root', message: `device ${JSON.stringify(e.rel)} not created: creating device nodes needs root`, remedy: 'Restore as root to recreate device nodes.' });
+            return false;
+          }
+          if (typeof e.path !== 'string') throw new Error('device names that are not valid UTF-8 are not supported');
+          await clearPath(e.path);
+          const [major, minor] = majorMinor(e.node.device ?? 0n);
+          const error = await run('mknod', ['-m', '600', '--', e.path, e.node.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
+          if (error) throw new Error(error);
+          summary.special++;
+          return true;
+        }
+        default:
+          // restic skips sockets and irregular files too.
+          summary.skipped++;
+          return false;
+      }
+    } catch (err) {
+      report(errorFor(e, e.kind === 'dir' ? 'create directory' : 'create', err));
+      return false;
+    }
+  };
+
+  await mapLimit(entries, fsConcurrency, (e, i) => {
+    const p = createOne(e, i);
+    ready[i] = p;
+    return p.then((ok) => {
+      created[i] = ok;
+    });
+  });
+
+  // Node has no mkfifo: one `mkfifo` call per batch of paths.
+  const named = fifos.filter((i) => typeof entries[i]!.path === 'string');
+  for (const i of fifos) if (typeof entries[i]!.path !== 'string') report(errorFor(entries[i]!, 'create fifo', new Error('fifo names that are not valid UTF-8 are not supported')));
+  for (let k = 0; k < named.length; k += 200) {
+    const batch = named.slice(k, k + 200);
+    const error = await run('mkfifo', ['-m', '600', '--', ...batch.map((i) => entries[i]!.path as string)]);
+    for (const i of batch) {
+      const failed = error ? await fs.lstat(entries[i]!.path).then((st) => !st.isFIFO(), () => true) : false;
+      if (failed) report(errorFor(entries[i]!, 'create fifo', new Error(error ?? 'mkfifo failed')));
+      else {
+        created[i] = true;
+        summary.special++;
+      }
+    }
+  }
+  return created;
+}
+
+/**
+ * Reads every needed blob once, pack by pack (nearby blobs in one ranged
+ * read), and writes it at each offset of each file that contains it.
+ */
+async function restoreData(
+  repo: Repository,
+  files: Map<number, FileState & { blobs: { id: string; offset: number; size: number }[] }>,
+  created: boolean[],
+  opts: RestoreOptions,
+  report: (e: RestoreError) => void,
+  onWritten: (bytes: number, fileDone: boolean) => void,
+): Promise<void> {
+  const byPack = new Map<string, Map<string, NeededBlob>>();
+  for (const [i, f] of files) {
+    if (!created[i]) {
+      f.failed = true;
+      continue;
+    }
+    for (const b of f.blobs) {
+      if (opts.sparse && b.id === zeroChunkId) {
+        f.remaining--; // a hole: the file was created at full size
+        continue;
+      }
+      const loc = repo.index.lookup('data', b.id)[0]!;
+      let pack = byPack.get(loc.packId);
+      if (!pack) byPack.set(loc.packId, (pack = new Map()));
+      let need = pack.get(b.id);
+      if (!need) pack.set(b.id, (need = { id: b.id, loc, size: b.size, uses: [] }));
+      need.uses.push({ file: f, offset: b.offset });
+    }
+  }
+
+  const damaged = new Set<string>();
+  const fail = (blob: NeededBlob, err: unknown): void => {
+    for (const u of blob.uses) {
+      u.file.failed = true;
+      const key = u.file.entry.rel + '\0' + blob.id;
+      if (damaged.has(key)) continue;
+      damaged.add(key);
+      report({
+        path: u.file.entry.rel,
+        code: err instanceof CairnError ? err.code : 'blob-unreadable',
+        blobId: blob.id,
+        packId: blob.loc.packId,
+        message: `file ${JSON.stringify(u.file.entry.rel)} is incomplete: data blob ${blob.id} (pack ${blob.loc.packId.slice(0, 8)}) cannot be read: ${describeError(err)}`,
+        remedy: dataRemedy,
+      });
+    }
+  };
+
+  const packs = [...byPack.keys()].sort();
+  await mapLimit(packs, packConcurrency, async (packId) => {
+    const blobs = [...byPack.get(packId)!.values()].sort((a, b) => a.loc.offset - b.loc.offset);
+    const writer = new FileWriter();
+    try {
+      for (const range of groupRanges(blobs)) {
+        const start = range[0]!.loc.offset;
+        const last = range[range.length - 1]!;
+        let buf: Buffer | undefined;
+        try {
+          buf = await repo.backend.read({ type: 'pack', name: packId }, start, last.loc.offset + last.loc.length - start);
+        } catch {
+          buf = undefined; // each blob is retried on its own below (other copies, clearer errors)
+        }
+        for (const blob of range) {
+          let plain: Buffer;
+          try {
+            if (!buf) throw new Error('range read failed');
+            plain = repo.decodeBlob('data', blob.id, blob.loc, buf.subarray(blob.loc.offset - start, blob.loc.offset - start + blob.loc.length));
+          } catch {
+            try {
+              plain = await repo.loadBlob('data', blob.id);
+            } catch (err) {
+              fail(blob, err);
+              for (const u of blob.uses) if (--u.file.remaining === 0) await writer.closeIf(u.file);
+              continue;
+            }
+          }
+          for (const u of blob.uses) {
+            try {
+              await writer.write(u.file, plain, u.offset);
+            } catch (err) {
+              if (!u.file.failed) report(errorFor(u.file.entry, 'write', err));
+              u.file.failed = true;
+            }
+            const done = --u.file.remaining === 0;
+            if (done) await writer.closeIf(u.file);
+            onWritten(plain.length, done);
+          }
+        }
+      }
+    } finally {
+      await writer.close();
+    }
+  });
+}
+
+/** Groups blobs sorted by offset into ranges worth one read each. */
+function groupRanges(blobs: NeededBlob[]): NeededBlob[][] {
+  const out: NeededBlob[][] = [];
+  let cur: NeededBlob[] = [];
+  let start = 0;
+  let end = 0;
+  for (const b of blobs) {
+    const bEnd = b.loc.offset + b.loc.length;
+    if (cur.length > 0 && (b.loc.offset - end > maxGap || bEnd - start > maxRange)) {
+      out.push(cur);
+      cur = [];
+    }
+    if (cur.length === 0) start = b.loc.offset;
+    cur.push(b);
+    end = Math.max(end, bEnd);
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/** Keeps the last file written open, since consecutive blobs of a pack usually belong to one file. */
+class FileWriter {
+  private file: FileState | undefined;
+  private fh: FileHandle | undefined;
+
+  async write(file: FileState, data: Buffer, offset: number): Promise<void> {
+    if (this.file !== file) {
+      await this.close();
+      this.fh = await fs.open(file.entry.path, writeFlags);
+      this.file = file;
+    }
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh!.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+  }
+
+  async closeIf(file: FileState): Promise<void> {
+    if (this.file === file) await this.close();
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    this.file = undefined;
+    await fh?.close();
+  }
+}
+
+/** Links later names of a hard-linked file to the first one, now that it has its content. */
+async function createHardLinks(entries: PlanEntry[], created: boolean[], report: (e: RestoreError) => void): Promise<void> {
+  await mapLimit(entries, fsConcurrency, async (e, i) => {
+    if (e.linkTo === undefined) return;
+    if (e.parent >= 0 && !created[e.parent]) return;
+    const first = entries[e.linkTo]!;
+    if (!created[e.linkTo]) {
+      report(errorFor(e, 'create hard link', new Error(`the first name of this file, ${first.rel}, was not restored`)));
+      return;
+    }
+    try {
+      await clearPath(e.path);
+      await fs.link(first.path, e.path);
+      created[i] = true;
+    } catch (err) {
+      report(errorFor(e, 'create hard link', err));
+    }
+  });
+}
+
+/** Node times in epoch ns, or undefined for Go's zero time and unparsable text (nothing to set). */
+function nodeTimes(node: Node): { atimeNs: bigint; mtimeNs: bigint } | undefined {
+  try {
+    const m = parseGoTime(node.mtime).epochNs;
+    const a = node.atime ? parseGoTime(node.atime).epochNs : m;
+    const zero = parseGoTime('0001-01-01T00:00:00Z').epochNs;
+    if (m === zero) return undefined;
+    return { atimeNs: a === zero ? m : a, mtimeNs: m };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Metadata in restic's order — owner, xattrs, times, mode — with every
+ * directory's mode set last and deepest first, so nothing written later
+ * changes a directory's mtime and restrictive modes do not block the rest.
+ */
+async function restoreMetadata(entries: PlanEntry[], created: boolean[], opts: RestoreOptions, summary: RestoreSummary, report: (e: RestoreError) => void): Promise<void> {
+  const owners = opts.owners ?? isRoot();
+  const times = new ExactTimeSetter(opts.timeMethod);
+  // A later name of a hard link is the same inode as the first: nothing more to set.
+  const todo = entries.map((e, i) => i).filter((i) => created[i] && entries[i]!.linkTo === undefined);
+
+  if (opts.xattrs !== false) await restoreXattrs(entries, todo, summary, report);
+
+  const base = async (i: number): Promise<void> => {
+    const e = entries[i]!;
+    try {
+      if (owners) await fs.lchown(e.path, e.node.uid, e.node.gid);
+    } catch (err) {
+      report(errorFor(e, 'set owner of', err));
+    }
+    const t = nodeTimes(e.node);
+    if (t) {
+      try {
+        await times.set({ path: e.path, ...t });
+      } catch (err) {
+        report(errorFor(e, 'set times of', err));
+      }
+    }
+  };
+  const chmod = async (i: number): Promise<void> => {
+    const e = entries[i]!;
+    if (e.kind === 'symlink' || e.node.mode === undefined) return;
+    try {
+      await fs.chmod(e.path, unixPermissions(e.node.mode));
+    } catch (err) {
+      report(errorFor(e, 'set mode of', err));
+    }
+  };
+
+  const nonDirs = todo.filter((i) => entries[i]!.kind !== 'dir');
+  const dirs = todo.filter((i) => entries[i]!.kind === 'dir');
+  await mapLimit(nonDirs, fsConcurrency, async (i) => {
+    await base(i);
+    await chmod(i);
+  });
+  await mapLimit(dirs, fsConcurrency, base);
+  const byPath = new Map<FsPath, number>(todo.map((i) => [entries[i]!.path, i]));
+  for (const f of await times.flush()) {
+    const i = byPath.get(f.path);
+    report(i !== undefined ? errorFor(entries[i]!, 'set times of', new Error(f.message)) : { path: fsPathText(f.path), code: 'restore-failed', message: f.message, remedy: '' });
+  }
+  const depthFirst = [...dirs].sort((a, b) => entries[b]!.depth - entries[a]!.depth);
+  let k = 0;
+  while (k < depthFirst.length) {
+    const depth = entries[depthFirst[k]!]!.depth;
+    const level: number[] = [];
+    while (k < depthFirst.length && entries[depthFirst[k]!]!.depth === depth) level.push(depthFirst[k++]!);
+    await mapLimit(level, fsConcurrency, chmod);
+  }
+}
+
+/** getfattr/setfattr's path quoting: anything unusual as a 3-digit octal escape. */
+function quoteAttrText(b: Buffer): string {
+  let out = '';
+  for (const c of b) out += (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x2e || c === 0x5f || c === 0x2d ? String.fromCharCode(c) : '\\' + c.toString(8).padStart(3, '0');
+  return out;
+}
+
+function xattrDump(entries: PlanEntry[], list: number[]): string {
+  let dump = '';
+  for (const i of list) {
+    const e = entries[i]!;
+    dump += `# file: ${quoteAttrText(typeof e.path === 'string' ? Buffer.from(e.path, 'utf8') : e.path)}\n`;
+    for (const a of e.node.extended_attributes ?? []) {
+      dump += `${quoteAttrText(Buffer.from(a.name, 'utf8'))}=${a.value === '' ? '""' : '0s' + a.value}\n`;
+    }
+    dump += '\n';
+  }
+  return dump;
+}
+
+function setfattr(dump: string): Promise<{ missing: boolean; error?: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('setfattr', ['-h', '--restore=-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => resolve({ missing: isErrno(e, 'ENOENT'), error: describeError(e) }));
+    child.on('close', (code) => resolve({ missing: false, error: code === 0 ? undefined : Buffer.concat(err).toString('utf8').trim() || `setfattr exited with ${code}` }));
+    child.stdin.end(dump);
+  });
+}
+
+/**
+ * Node has no xattr API: all extended attributes go to one `setfattr
+ * --restore` run (package attr). When it reports a failure, each entry is
+ * retried alone so the error names the entry.
+ */
+async function restoreXattrs(entries: PlanEntry[], todo: number[], summary: RestoreSummary, report: (e: RestoreError) => void): Promise<void> {
+  const list = todo.filter((i) => (entries[i]!.node.extended_attributes?.length ?? 0) > 0);
+  if (list.length === 0) return;
+  const all = await setfattr(xattrDump(entries, list));
+  if (all.missing) {
+    summary.warnings.push(`extended attributes of ${list.length} entr${list.length === 1 ? 'y were' : 'ies were'} not restored: setfattr is not installed (Debian package attr)`);
+    return;
+  }
+  if (!all.error) return;
+  for (const i of list) {
+    const one = await setfattr(xattrDump(entries, [i]));
+    if (one.error) report(errorFor(entries[i]!, 'set extended attributes of', new Error(one.error.replace(/^setfattr: /, ''))));
+  }
+}
