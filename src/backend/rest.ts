@@ -187,7 +187,10 @@ export class RestBackend implements Backend {
     return data;
   }
 
-  /** POSTs the file; the server stores it under a temporary name and renames, so it appears only when complete. */
+  /**
+   * POSTs the file. rest-server stores it under a temporary name and renames it when complete;
+   * rclone writes in place but removes the file when the upload breaks off.
+   */
   async write(h: Handle, data: Buffer, opts: WriteOptions = {}): Promise<void> {
     const what = `write ${this.pathOf(h)}`;
     opts.signal?.throwIfAborted();

@@ -49,7 +49,11 @@ interface Session {
   sftp: SFTPWrapper;
   posixRename: boolean;
   fsync: boolean;
+  /** Runs one SFTP request; fails at once if the connection is (or goes) down, so nothing waits forever. */
+  req<T>(fn: (cb: Callback<T>) => void): Promise<T>;
 }
+
+type Callback<T> = (err: Error | undefined | null, value?: T) => void;
 
 /** A repository on an SFTP server (OpenSSH or compatible), laid out exactly as restic's sftp backend does. */
 export class SftpBackend implements Backend {
@@ -135,13 +139,42 @@ export class SftpBackend implements Backend {
             return;
           }
           ready = true;
-          sftp.on('close', () => {
+          // ssh2 fails the requests in flight when the connection drops, but a request issued
+          // afterwards would never be answered: track the state and fail those at once.
+          let down: Error | undefined;
+          const waiters = new Set<(e: Error) => void>();
+          const markDown = (): void => {
             forget();
+            if (down) return;
+            down = new Error('the connection is closed');
+            for (const w of waiters) w(down);
+            waiters.clear();
+          };
+          client.on('close', markDown);
+          client.on('end', markDown);
+          sftp.on('close', () => {
+            markDown();
             client.end();
           });
+          const req = <T>(fn: (cb: Callback<T>) => void): Promise<T> =>
+            new Promise<T>((res, rej) => {
+              if (down) return rej(down);
+              waiters.add(rej);
+              try {
+                fn((err, value) => {
+                  waiters.delete(rej);
+                  if (err) rej(err);
+                  else res(value as T);
+                });
+              } catch (err) {
+                // ssh2 throws synchronously when the channel is already closed.
+                waiters.delete(rej);
+                rej(err);
+              }
+            });
           // ssh2 keeps the extensions the server announced; OpenSSH has posix-rename (atomic replace) and fsync.
           const ext = (sftp as unknown as { _extensions: Record<string, string> })._extensions ?? {};
-          resolve({ client, sftp, posixRename: ext['posix-rename@openssh.com'] === '1', fsync: ext['fsync@openssh.com'] === '1' });
+          resolve({ client, sftp, req, posixRename: ext['posix-rename@openssh.com'] === '1', fsync: ext['fsync@openssh.com'] === '1' });
         });
       });
       client.connect(config);
@@ -287,16 +320,16 @@ export class SftpBackend implements Backend {
 
   async create(): Promise<void> {
     await this.call(undefined, `create ${this.root}`, async (s) => {
-      await mkdirp(s.sftp, this.root);
+      await mkdirp(s, this.root);
       const dirs = Object.values(typeFolders).map((f) => path.posix.join(this.root, f));
       for (let i = 0; i < 256; i++) dirs.push(path.posix.join(this.root, 'data', i.toString(16).padStart(2, '0')));
-      await forEachLimited(dirs, transferConcurrency, (d) => mkdirIfMissing(s.sftp, d));
+      await forEachLimited(dirs, transferConcurrency, (d) => mkdirIfMissing(s, d));
       for (const d of dirs) this.createdDirs.add(d);
     });
   }
 
   async stat(h: Handle): Promise<FileInfo> {
-    const st = await this.call(h, `stat ${handlePath(h)}`, (s) => promisify<Stats>((cb) => s.sftp.stat(this.remotePath(h), cb)));
+    const st = await this.call(h, `stat ${handlePath(h)}`, (s) => s.req<Stats>((cb) => s.sftp.stat(this.remotePath(h), cb)));
     return { name: h.name, size: st.size };
   }
 
@@ -313,11 +346,11 @@ export class SftpBackend implements Backend {
   async read(h: Handle, offset = 0, length = 0): Promise<Buffer> {
     const file = handlePath(h);
     return this.call(h, `read ${file}`, async (s) => {
-      const handle = await promisify<Buffer>((cb) => s.sftp.open(this.remotePath(h), 'r', cb));
+      const handle = await s.req<Buffer>((cb) => s.sftp.open(this.remotePath(h), 'r', cb));
       try {
         let want = length;
         if (want === 0) {
-          const st = await promisify<Stats>((cb) => s.sftp.fstat(handle, cb));
+          const st = await s.req<Stats>((cb) => s.sftp.fstat(handle, cb));
           want = Math.max(0, st.size - offset);
         }
         const buf = Buffer.allocUnsafe(want);
@@ -325,7 +358,7 @@ export class SftpBackend implements Backend {
         await forEachLimited(chunks(want), transferConcurrency, async ([off, len]) => {
           let got = 0;
           while (got < len) {
-            const n = await promisify<number>((cb) => s.sftp.read(handle, buf, off + got, len - got, offset + off + got, cb));
+            const n = await s.req<number>((cb) => s.sftp.read(handle, buf, off + got, len - got, offset + off + got, cb));
             if (n === 0) {
               short = short < 0 ? off + got : Math.min(short, off + got);
               return;
@@ -338,7 +371,7 @@ export class SftpBackend implements Backend {
         }
         return buf;
       } finally {
-        await promisify<void>((cb) => s.sftp.close(handle, cb)).catch(() => {});
+        await s.req<void>((cb) => s.sftp.close(handle, cb)).catch(() => {});
       }
     });
   }
@@ -350,13 +383,13 @@ export class SftpBackend implements Backend {
     const dir = path.posix.dirname(final);
     const tmp = path.posix.join(dir, `.tmp-${path.posix.basename(final)}-${randomBytes(6).toString('hex')}`);
     await this.call(h, `write ${file}`, async (s) => {
-      const open = (): Promise<Buffer> => promisify<Buffer>((cb) => s.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
+      const open = (): Promise<Buffer> => s.req<Buffer>((cb) => s.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
       let handle: Buffer;
       try {
         handle = await open();
       } catch (err) {
         if ((err as { code?: unknown }).code !== SFTP_NO_SUCH_FILE || this.createdDirs.has(dir)) throw err;
-        await mkdirp(s.sftp, dir);
+        await mkdirp(s, dir);
         this.createdDirs.add(dir);
         handle = await open();
       }
@@ -365,20 +398,20 @@ export class SftpBackend implements Backend {
         let sent = 0;
         await forEachLimited(chunks(data.length), transferConcurrency, async ([off, len]) => {
           opts.signal?.throwIfAborted();
-          await promisify<void>((cb) => s.sftp.write(handle, data, off, len, off, cb));
+          await s.req<void>((cb) => s.sftp.write(handle, data, off, len, off, cb));
           sent += len;
           opts.onProgress?.(sent);
         });
         opts.signal?.throwIfAborted();
-        if (s.fsync) await promisify<void>((cb) => s.sftp.ext_openssh_fsync(handle, cb));
-        await promisify<void>((cb) => s.sftp.fchmod(handle, 0o400, cb)).catch(() => {});
-        await promisify<void>((cb) => s.sftp.close(handle, cb));
+        if (s.fsync) await s.req<void>((cb) => s.sftp.ext_openssh_fsync(handle, cb));
+        await s.req<void>((cb) => s.sftp.fchmod(handle, 0o400, cb)).catch(() => {});
+        await s.req<void>((cb) => s.sftp.close(handle, cb));
         closed = true;
         opts.signal?.throwIfAborted();
         await this.rename(s, tmp, final, data.length);
       } catch (err) {
-        if (!closed) await promisify<void>((cb) => s.sftp.close(handle, cb)).catch(() => {});
-        await promisify<void>((cb) => s.sftp.unlink(tmp, cb)).catch(() => {});
+        if (!closed) await s.req<void>((cb) => s.sftp.close(handle, cb)).catch(() => {});
+        await s.req<void>((cb) => s.sftp.unlink(tmp, cb)).catch(() => {});
         throw err;
       }
     });
@@ -386,22 +419,22 @@ export class SftpBackend implements Backend {
 
   private async rename(s: Session, tmp: string, final: string, size: number): Promise<void> {
     if (s.posixRename) {
-      await promisify<void>((cb) => s.sftp.ext_openssh_rename(tmp, final, cb));
+      await s.req<void>((cb) => s.sftp.ext_openssh_rename(tmp, final, cb));
       return;
     }
     try {
-      await promisify<void>((cb) => s.sftp.rename(tmp, final, cb));
+      await s.req<void>((cb) => s.sftp.rename(tmp, final, cb));
     } catch (err) {
       // Plain SFTP rename refuses to replace; names are content hashes, so an existing complete file is the same file.
-      const st = await promisify<Stats>((cb) => s.sftp.stat(final, cb)).catch(() => undefined);
+      const st = await s.req<Stats>((cb) => s.sftp.stat(final, cb)).catch(() => undefined);
       if (st === undefined || st.size !== size) throw err;
-      await promisify<void>((cb) => s.sftp.unlink(tmp, cb)).catch(() => {});
+      await s.req<void>((cb) => s.sftp.unlink(tmp, cb)).catch(() => {});
     }
   }
 
   async remove(h: Handle): Promise<void> {
     try {
-      await this.call(h, `remove ${handlePath(h)}`, (s) => promisify<void>((cb) => s.sftp.unlink(this.remotePath(h), cb)));
+      await this.call(h, `remove ${handlePath(h)}`, (s) => s.req<void>((cb) => s.sftp.unlink(this.remotePath(h), cb)));
     } catch (err) {
       if (err instanceof CairnError && (err.code === 'not-found' || err.code === 'no-repository')) return;
       throw err;
@@ -418,7 +451,7 @@ export class SftpBackend implements Backend {
     const what = `list ${typeFolders[type]}/`;
     let dirs = [folder];
     if (type === 'pack') {
-      const shards = await this.call(undefined, what, (s) => readdirOrEmpty(s.sftp, folder));
+      const shards = await this.call(undefined, what, (s) => readdirOrEmpty(s, folder));
       dirs = shards.filter((e) => /^[0-9a-f]{2}$/.test(e.filename) && e.attrs.isDirectory()).map((e) => path.posix.join(folder, e.filename)).sort();
     }
     // Read a few folders ahead so a long listing is not one round trip per shard.
@@ -427,7 +460,7 @@ export class SftpBackend implements Backend {
     const fill = (): void => {
       while (pending.length < listConcurrency && next < dirs.length) {
         const d = dirs[next++]!;
-        const p = this.call(undefined, what, (s) => readdirOrEmpty(s.sftp, d));
+        const p = this.call(undefined, what, (s) => readdirOrEmpty(s, d));
         p.catch(() => {});
         pending.push(p);
       }
@@ -462,17 +495,6 @@ export class SftpBackend implements Backend {
 
 type FileEntryLike = { filename: string; attrs: Stats };
 
-function promisify<T>(fn: (cb: (err: Error | undefined | null, value?: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    try {
-      fn((err, value) => (err ? reject(err) : resolve(value as T)));
-    } catch (err) {
-      // ssh2 throws synchronously when the channel is already closed.
-      reject(err);
-    }
-  });
-}
-
 /** [offset, length] pieces of a transfer of `total` bytes. */
 function chunks(total: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
@@ -498,32 +520,32 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
   if (failed) throw failed.err;
 }
 
-async function readdirOrEmpty(sftp: SFTPWrapper, dir: string): Promise<FileEntryLike[]> {
+async function readdirOrEmpty(s: Session, dir: string): Promise<FileEntryLike[]> {
   try {
-    return await promisify<FileEntryLike[]>((cb) => sftp.readdir(dir, cb));
+    return await s.req<FileEntryLike[]>((cb) => s.sftp.readdir(dir, cb));
   } catch (err) {
     if ((err as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return [];
     throw err;
   }
 }
 
-async function mkdirIfMissing(sftp: SFTPWrapper, dir: string): Promise<void> {
+async function mkdirIfMissing(s: Session, dir: string): Promise<void> {
   try {
-    await promisify<void>((cb) => sftp.mkdir(dir, { mode: 0o700 }, cb));
+    await s.req<void>((cb) => s.sftp.mkdir(dir, { mode: 0o700 }, cb));
   } catch (err) {
     // OpenSSH answers a generic failure when the folder exists; tell that apart from a real problem.
-    const st = await promisify<Stats>((cb) => sftp.stat(dir, cb)).catch(() => undefined);
+    const st = await s.req<Stats>((cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
     if (st?.isDirectory()) return;
     throw err;
   }
 }
 
-async function mkdirp(sftp: SFTPWrapper, dir: string): Promise<void> {
+async function mkdirp(s: Session, dir: string): Promise<void> {
   const parts = dir.split('/');
   for (let i = 1; i <= parts.length; i++) {
     const p = parts.slice(0, i).join('/');
     if (p === '' || p === '.' || p === '~') continue;
-    await mkdirIfMissing(sftp, p);
+    await mkdirIfMissing(s, p);
   }
 }
 
