@@ -1,0 +1,110 @@
+// Polynomials over GF(2) as restic's chunker uses them (restic-format.md §11.2, §11.8):
+// bit i of a bigint is the coefficient of x^i. BigInt is fine here: these run once per repository.
+import { randomBytes } from 'node:crypto';
+import { CairnError } from '../errors.js';
+
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/** Index of the highest set bit of `p` (its degree); -1 for the zero polynomial, like restic. */
+export function polynomialDegree(p: bigint): number {
+  if (p <= 0n) return -1;
+  return p.toString(2).length - 1;
+}
+
+/** `a mod p` over GF(2) (p ≠ 0). */
+export function polynomialMod(a: bigint, p: bigint): bigint {
+  const dp = polynomialDegree(p);
+  if (dp < 0) throw new RangeError('polynomial modulo zero');
+  let da = polynomialDegree(a);
+  while (da >= dp) {
+    a ^= p << BigInt(da - dp);
+    da = polynomialDegree(a);
+  }
+  return a;
+}
+
+/** Carry-less product `a · b` over GF(2). */
+export function polynomialMultiply(a: bigint, b: bigint): bigint {
+  let res = 0n;
+  for (let i = 0n; b >> i !== 0n; i++) {
+    if ((b >> i) & 1n) res ^= a << i;
+  }
+  return res;
+}
+
+/** `a · b mod m` over GF(2). */
+function mulMod(a: bigint, b: bigint, m: bigint): bigint {
+  return polynomialMod(polynomialMultiply(a, b), m);
+}
+
+/** Greatest common divisor over GF(2) by Euclid's algorithm (restic's Pol.GCD). */
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) {
+    if (polynomialDegree(a) < polynomialDegree(b)) [a, b] = [b, a];
+    [a, b] = [b, polynomialMod(a, b)];
+  }
+  return a;
+}
+
+/** `(x^(2^i) − x) mod f`: square x i times modulo f, then add x (restic's qp). */
+function frobeniusMinusX(i: number, f: bigint): bigint {
+  let res = 2n; // x
+  for (let k = 0; k < i; k++) res = mulMod(res, res, f);
+  return polynomialMod(res ^ 2n, f);
+}
+
+/**
+ * Ben-Or's irreducibility test exactly as restic implements it: f of degree d is irreducible iff
+ * gcd(f, (x^(2^i) − x) mod f) = 1 for every i = 1 … ⌊d/2⌋.
+ */
+export function isIrreducible(p: bigint): boolean {
+  if (p < 0n || p > UINT64_MAX) return false;
+  const d = polynomialDegree(p);
+  // restic's loop runs zero times for degree ≤ 1 and answers true; constants are no polynomials a
+  // chunker can use, so refuse those (degree 1 — x and x+1 — is irreducible anyway).
+  if (d < 1) return false;
+  for (let i = 1; i <= d >> 1; i++) {
+    if (gcd(p, frobeniusMinusX(i, p)) !== 1n) return false;
+  }
+  return true;
+}
+
+/**
+ * A new random irreducible polynomial of degree 53, made the way `restic init` makes one:
+ * 8 CSPRNG bytes as a little-endian uint64, masked to 54 bits, bits 53 and 0 set, until irreducible.
+ */
+export function randomPolynomial(): bigint {
+  for (let tries = 0; tries < 1_000_000; tries++) {
+    let f = randomBytes(8).readBigUInt64LE(0);
+    f &= (1n << 54n) - 1n;
+    f |= (1n << 53n) | 1n;
+    if (isIrreducible(f)) return f;
+  }
+  // About 1 in 13 candidates is irreducible: reaching this means the random source is broken.
+  throw new CairnError(
+    'chunker.polynomial.random',
+    'could not find an irreducible chunker polynomial in 1,000,000 random tries',
+    "check the system's random number source (/dev/urandom) and try again",
+  );
+}
+
+/**
+ * Parses a chunker polynomial as stored in the repository config (`chunker_polynomial`): hexadecimal
+ * digits of a uint64, no `0x` prefix — what Go's strconv.ParseUint(s, 16, 64) accepts.
+ */
+export function parsePolynomial(hex: string): bigint {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) {
+    throw new CairnError(
+      'chunker.polynomial.invalid',
+      `chunker polynomial ${JSON.stringify(hex)} is not a hexadecimal 64-bit number`,
+      'check "chunker_polynomial" in the repository config; restic writes it as lowercase hex, e.g. "2c2326e16dbe57"',
+    );
+  }
+  return BigInt('0x' + hex);
+}
+
+/** The polynomial as the config file stores it: lowercase hex, no `0x`, no leading zeros. */
+export function formatPolynomial(p: bigint): string {
+  if (p < 0n || p > UINT64_MAX) throw new RangeError(`polynomial ${p} is not a uint64`);
+  return p.toString(16);
+}
