@@ -200,3 +200,10 @@ export class MysqlSource implements Source {
     return { server: this.server(), database: this.options.database, serverVersion: version, databaseSizeBytes: Number(size) };
   }
 }
+
+/** The same source under the kind name "mariadb". */
+export class MariadbSource extends MysqlSource {
+  constructor(options: MysqlSourceOptions) {
+    super(options, 'mariadb');
+  }
+}

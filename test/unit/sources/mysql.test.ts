@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CairnError } from '../../../src/errors.js';
-import { MysqlSource, type MysqlSourceOptions } from '../../../src/sources/mysql.js';
+import { MariadbSource, type MysqlSourceOptions } from '../../../src/sources/mysql.js';
 import { BK_PASSWORD, startMariadb, type TestMariadb } from '../../helpers/mariadb.js';
 import { freePort } from '../../helpers/postgres.js';
 import { DirStoredContent } from '../../helpers/storedContentDir.js';
@@ -17,7 +17,7 @@ let n = 0;
 const scratch = (): string => path.join(work, `store-${++n}`);
 
 function source(database: string, extra: Partial<MysqlSourceOptions> = {}): MysqlSource {
-  return new MysqlSource({ database, socket: db.socket, user: 'root', ...extra }, 'mariadb');
+  return new MariadbSource({ database, socket: db.socket, user: 'root', ...extra });
 }
 
 async function rejection(p: Promise<unknown>): Promise<CairnError> {
