@@ -43,6 +43,8 @@ export interface FaultRule {
   error?: () => Error;
   /** For 'delay'. */
   delayMs?: number;
+  /** For 'fail' on list: yield this many entries first, then fail (a listing that breaks midway). */
+  afterItems?: number;
 }
 
 /** Seeded pseudo-random numbers in [0, 1) (mulberry32), so fault runs are repeatable. */
@@ -118,7 +120,7 @@ export class FaultBackend implements Backend {
     for (const r of rules) {
       if (r.action === 'delay') await new Promise((res) => setTimeout(res, r.delayMs ?? 0));
     }
-    const fail = rules.find((r) => r.action === 'fail');
+    const fail = rules.find((r) => r.action === 'fail' && r.afterItems === undefined);
     if (fail) throw fail.error ? fail.error() : injectedReset(what);
     return rules;
   }
@@ -180,8 +182,14 @@ export class FaultBackend implements Backend {
   }
 
   async *list(type: FileType): AsyncIterable<FileInfo> {
-    await this.before('list', undefined, `list ${type}`);
-    yield* this.inner.list(type);
+    const rules = await this.before('list', undefined, `list ${type}`);
+    const midway = rules.find((r) => r.action === 'fail' && r.afterItems !== undefined);
+    let n = 0;
+    for await (const fi of this.inner.list(type)) {
+      if (midway && n === midway.afterItems) throw midway.error ? midway.error() : injectedReset(`list ${type} (after ${n} entries)`);
+      n++;
+      yield fi;
+    }
   }
 
   close(): Promise<void> {
