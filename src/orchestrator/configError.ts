@@ -83,7 +83,7 @@ export function listOr(items: readonly string[]): string {
 }
 
 /** The candidate closest to `word` when it is a plausible typo of it, else undefined. */
-export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
   const lower = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -95,8 +95,13 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
     }
   }
   // Allow about one typo per three letters, at least one.
-  if (best === undefined || bestDistance > Math.max(1, Math.floor(word.length / 3))) return undefined;
-  return best;
+  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3))) return best;
+  // A shortening ("prod" for "production") is a near miss too, when only one candidate fits.
+  if (word.length >= 3) {
+    const extended = [...candidates].filter((c) => c.toLowerCase().startsWith(lower));
+    if (extended.length === 1) return extended[0];
+  }
+  return undefined;
 }
 
 /** Damerau-Levenshtein distance (adjacent swaps count as one edit). */

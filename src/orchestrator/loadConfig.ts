@@ -183,7 +183,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   // the production overlay shows up while testing without --env.
   const environmentsSchema = CairnConfigSchema.shape.environments;
   const envCheck = environmentsSchema.safeParse(raw.environments, { reportInput: true });
-  if (!envCheck.success) throw located(problemsFromIssues(envCheck.error.issues, environmentsSchema, raw.environments, ['environments']), filePositions, true);
+  if (!envCheck.success) throw located(problemsFromIssues(envCheck.error.issues, environmentsSchema, raw.environments, ['environments']), filePositions);
   const environments = Object.keys(envCheck.data);
 
   let merged: Record<string, unknown> = raw;
@@ -198,7 +198,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
   }
 
   const checked = CairnConfigSchema.safeParse(merged, { reportInput: true });
-  if (!checked.success) throw located(problemsFromIssues(checked.error.issues, CairnConfigSchema, merged), positions, true);
+  if (!checked.success) throw located(problemsFromIssues(checked.error.issues, CairnConfigSchema, merged), positions);
   const config = checked.data;
 
   const baseDir = path.dirname(file);
@@ -213,7 +213,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     graph = buildComponentGraph(config.components);
     secrets = findSecretRefs(config);
   } catch (err) {
-    if (err instanceof ConfigError) throw err.locatedWith((p) => positions.locate(p, 'value'));
+    if (err instanceof ConfigError) throw err.locatedWith((p) => positions.locate(p));
     throw err;
   }
 
@@ -233,34 +233,35 @@ export function parseConfig(text: string, options: ParseConfigOptions): LoadedCo
     },
     resolveSecrets: async (scope = 'all') => {
       const wanted = secrets.filter((ref) => !resolved.has(ref) && inScope(ref, scope, loaded));
-      try {
-        for (const ref of wanted) {
+      for (const ref of wanted) {
+        try {
           await resolveSecretRefs(config, [ref], { baseDir, ...(options.env !== undefined ? { env: options.env } : {}) });
-          resolved.add(ref);
+        } catch (err) {
+          if (err instanceof ConfigError) throw err.locatedWith((p) => positions.locate(p));
+          throw err;
         }
-      } catch (err) {
-        if (err instanceof ConfigError) throw err.locatedWith((p) => positions.locate(p, 'value'));
-        throw err;
+        resolved.add(ref);
       }
     },
   };
   return loaded;
 }
 
+/** True when `ref` belongs to a repository or component in `scope` (unknown names in `scope` are errors). */
 function inScope(ref: SecretRef, scope: Exclude<SecretScope, 'none'>, loaded: LoadedConfig): boolean {
   if (scope === 'all') return true;
-  const [section, name] = ref.owner;
-  if (section === 'components') return (scope.components ?? []).some((c) => loaded.graph.select([c]).components[0] === name);
-  if (section === 'repositories') {
-    for (const r of scope.repositories ?? []) {
-      if (!Object.hasOwn(loaded.config.repositories, r)) {
-        const names = Object.keys(loaded.config.repositories);
-        const guess = didYouMean(r, names);
-        throw new CairnError('config', `unknown repository "${r}"`, `${guess ? `Did you mean "${guess}"? ` : ''}Repositories in ${loaded.path}: ${names.join(', ')}.`);
-      }
+  const components = new Set((scope.components ?? []).map((c) => loaded.graph.select([c]).components[0]!));
+  const repositories = new Set(scope.repositories ?? []);
+  const names = Object.keys(loaded.config.repositories);
+  for (const r of repositories) {
+    if (!names.includes(r)) {
+      const guess = didYouMean(r, names);
+      throw new CairnError('config', `unknown repository "${r}"`, `${guess ? `Did you mean "${guess}"? ` : ''}Repositories in ${loaded.path}: ${names.join(', ')}.`);
     }
-    return (scope.repositories ?? []).includes(String(name));
   }
+  const [section, name] = ref.owner;
+  if (section === 'components') return components.has(String(name));
+  if (section === 'repositories') return repositories.has(String(name));
   return true;
 }
 
@@ -280,14 +281,12 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 /** A ConfigError from problems, each given its place in the file, first in file order first. */
-function located(problems: IssueProblem[], positions: PositionMap, sort: boolean): ConfigError {
+function located(problems: IssueProblem[], positions: PositionMap): ConfigError {
   const placed: ConfigProblem[] = problems.map(({ problem, at }) => {
-    const where = positions.locate(problem.path, at);
+    const where = positions.locate(problem.path, at === 'key' ? 'key' : 'auto');
     return where ? { ...problem, path: where.path, location: where.location } : problem;
   });
-  if (sort) {
-    placed.sort((a, b) => (a.location?.line ?? Infinity) - (b.location?.line ?? Infinity) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
-  }
+  placed.sort((a, b) => (a.location?.line ?? Infinity) - (b.location?.line ?? Infinity) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
   return new ConfigError(placed);
 }
 

@@ -71,7 +71,8 @@ export function findSecretRefs(config: unknown): SecretRef[] {
       if (given[0]) refs.push(given[0]);
     }
     for (const [key, v] of Object.entries(obj)) {
-      if (at.length === 0 && key === 'environments') continue;
+      // Overlays are merged in already; a command's env: is the user's own variables.
+      if ((at.length === 0 && key === 'environments') || key === 'env') continue;
       visit(v, [...at, key]);
     }
   };

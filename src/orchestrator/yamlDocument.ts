@@ -9,6 +9,7 @@ interface NodePosition {
   valueOffset: number;
   /** The path in the file; differs from the lookup path for values that came from an environment overlay. */
   filePath: KeyPath;
+  kind: 'map' | 'seq' | 'null' | 'scalar';
 }
 
 /** What a lookup finds: the file path of the node (plus any part that does not exist) and where it is. */
@@ -28,14 +29,17 @@ export class PositionMap {
   ) {}
 
   /**
-   * Where `path` is (the key for mapping entries when `at` is 'key', else the
-   * value); when it does not exist (a missing key), its nearest existing parent.
+   * Where `path` is: its key when `at` is 'key' (or, with 'auto', when its
+   * value is a mapping or list), else its value. When it does not exist (a
+   * missing key), its nearest existing parent.
    */
-  locate(path: KeyPath, at: 'key' | 'value' = 'value'): LocatedPath | undefined {
+  locate(path: KeyPath, at: 'key' | 'value' | 'auto' = 'auto'): LocatedPath | undefined {
     for (let n = path.length; n >= 0; n--) {
       const entry = this.entries.get(pathKey(path.slice(0, n)));
       if (!entry) continue;
-      const offset = at === 'key' && n === path.length && entry.keyOffset !== undefined ? entry.keyOffset : (entry.valueOffset ?? entry.keyOffset);
+      const mode = n === path.length ? at : 'auto';
+      const wantKey = mode === 'key' || (mode === 'auto' && (entry.kind === 'map' || entry.kind === 'seq'));
+      const offset = wantKey && entry.keyOffset !== undefined ? entry.keyOffset : entry.valueOffset;
       const { line, col } = this.lineCounter.linePos(offset);
       return { path: [...entry.filePath, ...path.slice(n)], location: { file: this.file, line, col } };
     }
@@ -49,17 +53,17 @@ export class PositionMap {
    */
   withOverlay(prefix: KeyPath): PositionMap {
     const merged = new Map(this.entries);
-    const overlay: Array<[KeyPath, NodePosition, boolean]> = [];
+    const overlay: Array<[KeyPath, NodePosition]> = [];
     for (const [k, entry] of this.entries) {
       const path = JSON.parse(k) as KeyPath;
       if (path.length <= prefix.length || !prefix.every((p, i) => path[i] === p)) continue;
-      overlay.push([path.slice(prefix.length), entry, this.isMapping.has(k)]);
+      overlay.push([path.slice(prefix.length), entry]);
     }
     // Parents come before children in the walk, so replacing a subtree never
     // deletes positions the overlay itself adds below it.
-    for (const [path, entry, mapping] of overlay) {
+    for (const [path, entry] of overlay) {
       const k = pathKey(path);
-      if (mapping) {
+      if (entry.kind === 'map') {
         if (!merged.has(k)) merged.set(k, entry);
         continue;
       }
@@ -67,16 +71,10 @@ export class PositionMap {
       for (const existing of [...merged.keys()]) {
         if (existing === k || existing.startsWith(`${head},`)) merged.delete(existing);
       }
-      if (!this.isNull.has(pathKey([...prefix, ...path]))) merged.set(k, entry);
+      if (entry.kind !== 'null') merged.set(k, entry);
     }
-    const map = new PositionMap(this.file, this.lineCounter, merged);
-    return map;
+    return new PositionMap(this.file, this.lineCounter, merged);
   }
-
-  /** Paths (as keys) whose value is a mapping; filled while walking. */
-  readonly isMapping = new Set<string>();
-  /** Paths (as keys) whose value is null (`key:` with nothing after it). */
-  readonly isNull = new Set<string>();
 }
 
 /** A parsed config file: its plain data and where everything is. */
@@ -93,7 +91,7 @@ export function parseYamlWithPositions(text: string, file: string): ParsedYaml {
   if (error) throw yamlSyntaxError(error, file, lineCounter);
   const entries = new Map<string, NodePosition>();
   const positions = new PositionMap(file, lineCounter, entries);
-  walk(doc, doc.contents, [], undefined, positions, entries, 0);
+  walk(doc, doc.contents, [], undefined, entries, 0);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 10_000 });
@@ -115,18 +113,15 @@ function walk(
   node: unknown,
   path: KeyPath,
   keyOffset: number | undefined,
-  positions: PositionMap,
   entries: Map<string, NodePosition>,
   depth: number,
 ): void {
   if (depth > 64) return; // aliases can make a structure refer to itself
   let valueOffset = (node as { range?: [number, number, number] } | null)?.range?.[0];
   if (isAlias(node)) node = node.resolve(doc);
-  const k = pathKey(path);
-  entries.set(k, { keyOffset, valueOffset: valueOffset ?? keyOffset ?? 0, filePath: path });
-  if (node === null || node === undefined || (isScalar(node) && node.value === null)) positions.isNull.add(k);
+  const kind = isMap(node) ? 'map' : isSeq(node) ? 'seq' : node === null || node === undefined || (isScalar(node) && node.value === null) ? 'null' : 'scalar';
+  entries.set(pathKey(path), { keyOffset, valueOffset: valueOffset ?? keyOffset ?? 0, filePath: path, kind });
   if (isMap(node)) {
-    positions.isMapping.add(k);
     const merges: unknown[] = [];
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
@@ -135,7 +130,7 @@ function walk(
         continue;
       }
       const keyStart = (pair.key as { range?: [number, number, number] } | null)?.range?.[0];
-      walk(doc, pair.value, [...path, key], keyStart, positions, entries, depth + 1);
+      walk(doc, pair.value, [...path, key], keyStart, entries, depth + 1);
     }
     // `<<: *base` entries fill in only keys the mapping does not set itself.
     for (const merge of merges) {
@@ -147,12 +142,12 @@ function walk(
           const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
           if (entries.has(pathKey([...path, key]))) continue;
           const keyStart = (pair.key as { range?: [number, number, number] } | null)?.range?.[0];
-          walk(doc, pair.value, [...path, key], keyStart, positions, entries, depth + 1);
+          walk(doc, pair.value, [...path, key], keyStart, entries, depth + 1);
         }
       }
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => walk(doc, item, [...path, i], undefined, positions, entries, depth + 1));
+    node.items.forEach((item, i) => walk(doc, item, [...path, i], undefined, entries, depth + 1));
   }
 }
 
@@ -169,6 +164,6 @@ function yamlSyntaxError(error: YAMLError, file: string, lineCounter: LineCounte
   const what = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   const remedy =
     YAML_REMEDIES[error.code] ??
-    `Check the indentation of line ${line} against the lines above it (spaces only), and quote values that contain ": " or " #" or start with a special character such as {, [, *, & or @.`;
+    `Check the indentation around line ${line} (spaces only; items of one mapping or list line up), and quote values that contain ": " or " #" or start with a special character such as {, [, *, & or @.`;
   return new ConfigError([{ path: [], message: `invalid YAML: ${what}`, remedy, location: { file, line, col } }], { cause: error });
 }
