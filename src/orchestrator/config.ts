@@ -308,7 +308,9 @@ function overlayOf(schema: z.ZodType): z.ZodType {
       const description = value.description ?? overlaid.description;
       shape[key] = (description ? overlaid.describe(description) : overlaid).nullable().optional();
     }
-    return z.strictObject(shape);
+    const id = z.globalRegistry.get(inner)?.id;
+    // The title names what is overridden, for editors and for error messages.
+    return id ? z.strictObject(shape).meta({ title: `${id} overrides` }) : z.strictObject(shape);
   }
   if (inner instanceof z.ZodRecord) return z.record(inner.keyType as typeof Name, overlayOf(inner.valueType as z.ZodType).nullable());
   return inner;

@@ -239,7 +239,9 @@ function chooseMember(schema: z.ZodType | undefined, value: unknown): z.ZodType 
 function labelOf(schema: z.ZodType | undefined, value: unknown): string | undefined {
   const member = chooseMember(schema, value);
   const id = schemaId(member) ?? schemaId(schema);
-  return id ? LABELS[id] : undefined;
+  if (id) return LABELS[id];
+  const overrides = member && /^(\w+) overrides$/.exec(z.globalRegistry.get(member)?.title ?? '')?.[1];
+  return overrides && LABELS[overrides] ? `${LABELS[overrides]} (environment overrides)` : undefined;
 }
 
 /** The metadata id of a schema or of the schema it was cloned from (`.describe()` clones). */

@@ -134,8 +134,8 @@ environments:
 
 test('a typo in an environment not chosen is still reported', async () => {
   const { err, file } = await configError(`${repo}environments:\n  prod:\n    components:\n      db:\n        sorces: []\n`);
-  assert.equal(err.message, `${file}:8:9: environments.prod.components.db.sorces: unknown key "sorces"`);
-  assert.match(err.remedy, /^Did you mean "sources"\? Valid keys here: description, depends_on, sources, /);
+  assert.equal(err.message, `${file}:8:9: environments.prod.components.db.sorces: unknown key "sorces" for a component (environment overrides)`);
+  assert.match(err.remedy, /^Did you mean "sources"\? Valid keys of a component \(environment overrides\): description, depends_on, sources, /);
 });
 
 test('bad YAML: the parser position and how to fix it', async () => {
