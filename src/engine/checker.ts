@@ -172,7 +172,9 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     try {
       decoded = decodeIndex(await repo.loadJsonFile('index', indexId), indexId);
     } catch (err) {
-      errors.push({ code: 'damaged-index', indexId, message: `index file ${indexId} is damaged: ${describeError(err)}` });
+      const short = `index file ${indexId.slice(0, 8)}`;
+      const why = describeError(err);
+      errors.push({ code: 'damaged-index', indexId, message: why.includes(short) ? why.replace(short, `index file ${indexId}`) : `index file ${indexId} is damaged: ${why}` });
       return;
     }
     for (const p of decoded.packs) {
@@ -253,7 +255,8 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     progress(0, selected.length, 'read-data');
     done = 0;
     await mapLimit(selected, packConcurrency, async (id) => {
-      stats.bytesRead += await verifyPack(repo, id, listed.get(id)!, packs.get(id)!.blobs, errors);
+      const read = await verifyPack(repo, id, listed.get(id)!, packs.get(id)!.blobs, errors);
+      stats.bytesRead += read;
       stats.packsRead++;
       progress(++done, selected.length, 'read-data');
     });
