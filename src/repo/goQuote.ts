@@ -61,6 +61,26 @@ function hex(v: number, width: number): string {
   return s;
 }
 
+/** The Go escape of one valid rune (quote, backslash, non-printable), or the rune itself. */
+function quoteRune(cp: number): string {
+  if (cp === 0x22) return '\\"';
+  if (cp === 0x5c) return '\\\\';
+  if (isGoPrintable(cp)) return String.fromCodePoint(cp);
+  switch (cp) {
+    case 0x07: return '\\a';
+    case 0x08: return '\\b';
+    case 0x0c: return '\\f';
+    case 0x0a: return '\\n';
+    case 0x0d: return '\\r';
+    case 0x09: return '\\t';
+    case 0x0b: return '\\v';
+    default:
+      if (cp < 0x20 || cp === 0x7f) return '\\x' + hex(cp, 2);
+      if (cp < 0x10000) return '\\u' + hex(cp, 4);
+      return '\\U' + hex(cp, 8);
+  }
+}
+
 /**
  * Go's strconv.Quote(name) without the surrounding quotes: what restic
  * stores (before JSON encoding) as a node's name. Invalid UTF-8 bytes become
@@ -68,34 +88,26 @@ function hex(v: number, width: number): string {
  */
 export function goQuote(nameBytes: Uint8Array): string {
   const buf = Buffer.from(nameBytes.buffer, nameBytes.byteOffset, nameBytes.byteLength);
-  if (PLAIN_ASCII.test(buf.toString('latin1'))) return buf.toString('latin1');
   let out = '';
   for (let i = 0; i < buf.length; ) {
     const [cp, size] = decodeRune(buf, i);
-    if (cp < 0) {
-      out += '\\x' + hex(buf[i]!, 2);
-    } else if (cp === 0x22) {
-      out += '\\"';
-    } else if (cp === 0x5c) {
-      out += '\\\\';
-    } else if (isGoPrintable(cp)) {
-      out += String.fromCodePoint(cp);
-    } else {
-      switch (cp) {
-        case 0x07: out += '\\a'; break;
-        case 0x08: out += '\\b'; break;
-        case 0x0c: out += '\\f'; break;
-        case 0x0a: out += '\\n'; break;
-        case 0x0d: out += '\\r'; break;
-        case 0x09: out += '\\t'; break;
-        case 0x0b: out += '\\v'; break;
-        default:
-          if (cp < 0x20 || cp === 0x7f) out += '\\x' + hex(cp, 2);
-          else if (cp < 0x10000) out += '\\u' + hex(cp, 4);
-          else out += '\\U' + hex(cp, 8);
-      }
-    }
+    out += cp < 0 ? '\\x' + hex(buf[i]!, 2) : quoteRune(cp);
     i += size;
+  }
+  return out;
+}
+
+/**
+ * goQuote of a JS string's UTF-8 bytes, without building them: the fast path
+ * for valid names. A lone surrogate counts as U+FFFD (what its UTF-8 encoding gives).
+ */
+export function goQuoteString(name: string): string {
+  if (PLAIN_ASCII.test(name)) return name;
+  let out = '';
+  for (const ch of name) {
+    let cp = ch.codePointAt(0)!;
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    out += quoteRune(cp);
   }
   return out;
 }

@@ -28,8 +28,11 @@ export interface Node {
   type: NodeType;
   /** Go os.FileMode bits (format §10.3). */
   mode?: number;
+  /** Go RFC 3339 text with nanoseconds (see timeFormat.ts). */
   mtime: string;
+  /** Go RFC 3339 text; restic stores mtime here unless --with-atime. */
   atime: string;
+  /** Go RFC 3339 text of the inode change time. */
   ctime: string;
   uid: number;
   gid: number;
@@ -37,10 +40,16 @@ export interface Node {
   group?: string;
   inode?: bigint;
   device_id?: bigint;
+  /** uint64 in restic; a number here (real sizes stay below 2^53; larger values are rejected on decode). */
   size?: number;
+  /** uint64 in restic; a number here, like size. */
   links?: number;
   linktarget?: string;
-  /** base64 of the link target bytes, only when they are not valid UTF-8. */
+  /**
+   * base64 of the link target bytes, only when they are not valid UTF-8
+   * (restic 0.16+). Authoritative when set: the tree encoder derives the
+   * `linktarget` text from these bytes, as restic does.
+   */
   linktarget_raw?: string;
   extended_attributes?: ExtendedAttribute[];
   generic_attributes?: Record<string, unknown>;

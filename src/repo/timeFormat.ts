@@ -40,8 +40,10 @@ function isLeap(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(y: number, m: number): number {
-  return m === 2 ? (isLeap(y) ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
+  return m === 2 && isLeap(y) ? 29 : MONTH_DAYS[m - 1]!;
 }
 
 function pad(n: number, width: number): string {
@@ -68,15 +70,16 @@ function formatOffset(offsetSeconds: number): string {
  */
 export function formatGoTime(epochNs: bigint, offsetMinutes: number): string {
   const offsetSeconds = Math.round(offsetMinutes * 60);
-  const local = epochNs + BigInt(offsetSeconds) * NS_PER_SECOND;
-  const days = floorDiv(local, NS_PER_DAY);
-  const nsOfDay = local - days * NS_PER_DAY;
-  const [y, m, d] = civilFromDays(Number(days));
+  // Two bigint operations, then plain numbers (seconds stay far below 2^53).
+  const seconds = floorDiv(epochNs, NS_PER_SECOND);
+  const nanos = Number(epochNs - seconds * NS_PER_SECOND);
+  const local = Number(seconds) + offsetSeconds;
+  const days = Math.floor(local / 86400);
+  const secOfDay = local - days * 86400;
+  const [y, m, d] = civilFromDays(days);
   const zone = formatOffset(offsetSeconds);
   if (y < 0) return '0000-01-01T00:00:00' + zone;
   if (y > 9999) return '9999-12-31T23:59:59.999999999' + zone;
-  const secOfDay = Number(nsOfDay / NS_PER_SECOND);
-  const nanos = Number(nsOfDay % NS_PER_SECOND);
   let text = `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}T${pad(Math.floor(secOfDay / 3600), 2)}:${pad(Math.floor(secOfDay / 60) % 60, 2)}:${pad(secOfDay % 60, 2)}`;
   if (nanos !== 0) text += '.' + pad(nanos, 9).replace(/0+$/, '');
   return text + zone;
@@ -161,9 +164,21 @@ export function parseGoTime(s: string): { epochNs: bigint; offsetMinutes: number
   return { epochNs: days * NS_PER_DAY + secs * NS_PER_SECOND + nanos, offsetMinutes: f.offsetSeconds / 60 };
 }
 
+/** Exactly the texts Go writes (fields in range, trimmed fraction, Z for zero offset); days 29–31 are checked separately. */
+const CANONICAL =
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{0,8}[1-9])?(?:Z|[+-](?:(?:[01]\d|2[0-3]):[0-5]\d))$/;
+
+/** A cheap test for text formatGoTime could have written; the common case when reading restic's trees. */
+function isCanonical(s: string): boolean {
+  if (!CANONICAL.test(s)) return false;
+  if (s.endsWith('+00:00') || s.endsWith('-00:00')) return false;
+  // Days up to 28 exist in every month; only later days need the calendar.
+  return s.charCodeAt(8) < 0x32 || (s.charCodeAt(8) === 0x32 && s.charCodeAt(9) < 0x39) || parseFields(s) !== undefined;
+}
+
 /** True when `s` is a valid RFC 3339 time (as Go parses it). */
 export function isGoTime(s: string): boolean {
-  return parseFields(s) !== undefined;
+  return isCanonical(s) || parseFields(s) !== undefined;
 }
 
 /**
@@ -172,6 +187,7 @@ export function isGoTime(s: string): boolean {
  * for invalid text.
  */
 export function canonicalGoTime(s: string): string {
+  if (isCanonical(s)) return s;
   const f = parseFields(s);
   if (f === undefined) throw new RangeError(`not an RFC 3339 time: ${JSON.stringify(s)}`);
   if (f.canonical) return s;

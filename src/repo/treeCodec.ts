@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CairnError } from '../errors.js';
 import { GoJsonObject, goJsonString, goJsonValue, parseJsonLossless } from './goJson.js';
-import { goQuote, goUnquote } from './goQuote.js';
+import { goQuote, goQuoteString, goUnquote } from './goQuote.js';
 import { isNodeType, nodeNameBytes, type ExtendedAttribute, type Node, type Tree } from './node.js';
 import { canonicalGoTime, isGoTime } from './timeFormat.js';
 
@@ -14,6 +14,7 @@ export const EMPTY_TREE_ID = 'ac08ce34ba4f8123618661bef2425f7028ffb9ac740578a3ee
 
 /** Go's zero time.Time as JSON text: what restic reads for a missing time field. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+const NEEDS_UNQUOTE = /[\\"\n\ud800-\udfff]/u;
 const ID_RE = /^[0-9a-f]{64}$/;
 const LOOSE_ID_RE = /^[0-9a-fA-F]{64}$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -50,23 +51,33 @@ function encodeGenericAttributes(attrs: Record<string, unknown> | undefined): st
 }
 
 /**
+ * `linktarget` as restic writes it. restic holds the target as raw bytes, so
+ * an invalid UTF-8 target is JSON-encoded with `\ufffd` per bad byte; when
+ * `linktarget_raw` is set those bytes are authoritative and used here.
+ */
+function linkTargetJson(node: Node): string | undefined {
+  if (node.linktarget_raw) return goJsonString(Buffer.from(node.linktarget_raw, 'base64'));
+  return node.linktarget ? goJsonString(node.linktarget) : undefined;
+}
+
+/**
  * One node as restic's json.Marshal writes it: fields in Go struct order,
  * omitempty, name Go-quoted, uint64s exact, `content` null when unset.
  * Throws a RangeError for a node that cannot be written as given.
  */
 export function encodeNode(node: Node): string {
-  const name = nodeNameBytes(node);
   if (!isNodeType(node.type)) throw new RangeError(`node ${JSON.stringify(node.name)} has unknown type ${JSON.stringify(node.type)}`);
   const where = `node ${JSON.stringify(node.name)}`;
+  const mtime = encodeTime(node.mtime, `${where}: mtime`);
   let content = 'null';
   if (node.content != null) content = '[' + node.content.map((id) => encodeId(id, `${where}: content id`)).join(',') + ']';
   return new GoJsonObject()
-    .raw('name', goJsonString(goQuote(name)))
+    .raw('name', goJsonString(node.nameRaw ? goQuote(node.nameRaw) : goQuoteString(node.name)))
     .raw('type', '"' + node.type + '"')
     .uint32('mode', node.mode, true)
-    .raw('mtime', encodeTime(node.mtime, `${where}: mtime`))
-    .raw('atime', encodeTime(node.atime, `${where}: atime`))
-    .raw('ctime', encodeTime(node.ctime, `${where}: ctime`))
+    .raw('mtime', mtime)
+    .raw('atime', node.atime === node.mtime ? mtime : encodeTime(node.atime, `${where}: atime`))
+    .raw('ctime', node.ctime === node.mtime ? mtime : encodeTime(node.ctime, `${where}: ctime`))
     .uint32('uid', node.uid ?? 0)
     .uint32('gid', node.gid ?? 0)
     .string('user', node.user, true)
@@ -75,7 +86,7 @@ export function encodeNode(node: Node): string {
     .uint('device_id', node.device_id, true)
     .uint('size', node.size, true)
     .uint('links', node.links, true)
-    .string('linktarget', node.linktarget, true)
+    .raw('linktarget', linkTargetJson(node))
     .string('linktarget_raw', node.linktarget_raw, true)
     .raw('extended_attributes', encodeXattrs(node.extended_attributes))
     .raw('generic_attributes', encodeGenericAttributes(node.generic_attributes))
@@ -103,9 +114,11 @@ export function encodeTree(nodes: readonly Node[]): Buffer {
       );
     }
   }
-  let out = '{"nodes":[';
-  for (let i = 0; i < keyed.length; i++) out += (i === 0 ? '' : ',') + encodeNode(keyed[i]!.node);
-  return Buffer.from(out + ']}\n', 'utf8');
+  // Each node goes to bytes at once so its intermediate strings die young (big trees otherwise thrash the GC).
+  const parts: Buffer[] = [Buffer.from('{"nodes":[')];
+  for (let i = 0; i < keyed.length; i++) parts.push(Buffer.from((i === 0 ? '' : ',') + encodeNode(keyed[i]!.node), 'utf8'));
+  parts.push(Buffer.from(']}\n'));
+  return Buffer.concat(parts);
 }
 
 /** Signals that JSON.parse lost an integer above 2^53 and the lossless parser is needed. */
@@ -138,20 +151,24 @@ class TreeReader {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw this.bad(`node #${index} is not an object`);
     const o = raw as Record<string, unknown>;
     const quoted = this.str(o['name'], `node #${index}: name`) ?? '';
-    let bytes: Buffer;
-    try {
-      bytes = goUnquote(quoted);
-    } catch {
-      throw this.bad(`node name ${JSON.stringify(quoted)} is not a valid Go-quoted string`);
+    let name = quoted;
+    let bytes: Buffer | undefined;
+    // Most names need no unquoting; lone surrogates take the slow path to become U+FFFD like Go's.
+    if (NEEDS_UNQUOTE.test(quoted)) {
+      try {
+        bytes = goUnquote(quoted);
+      } catch {
+        throw this.bad(`node name ${JSON.stringify(quoted)} is not a valid Go-quoted string`);
+      }
+      name = bytes.toString('utf8');
     }
-    const valid = isUtf8(bytes);
-    const name = bytes.toString('utf8');
+    const valid = bytes === undefined || isUtf8(bytes);
     const where = `node ${JSON.stringify(valid ? name : quoted)}`;
     const type = o['type'];
     if (!isNodeType(type)) throw this.bad(`${where} has unknown type ${JSON.stringify(type ?? null)}`);
 
     const node: Node = { name, type, mtime: ZERO_TIME, atime: ZERO_TIME, ctime: ZERO_TIME, uid: 0, gid: 0, content: null };
-    if (!valid) node.nameRaw = bytes;
+    if (!valid) node.nameRaw = bytes!;
     const mode = this.uint32(o['mode'], `${where}: mode`);
     if (mode !== undefined) node.mode = mode;
     node.mtime = this.time(o['mtime'], `${where}: mtime`);
