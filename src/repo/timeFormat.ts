@@ -69,6 +69,7 @@ function formatOffset(offsetSeconds: number): string {
  * before writing. `offsetMinutes` may be fractional (local mean time zones).
  */
 export function formatGoTime(epochNs: bigint, offsetMinutes: number): string {
+  if (!Number.isFinite(offsetMinutes) || Math.abs(offsetMinutes) >= 24 * 60) throw new RangeError(`bad UTC offset ${offsetMinutes} minutes`);
   const offsetSeconds = Math.round(offsetMinutes * 60);
   // Two bigint operations, then plain numbers (seconds stay far below 2^53).
   const seconds = floorDiv(epochNs, NS_PER_SECOND);
