@@ -206,6 +206,23 @@ describe('S3Backend on a real radosgw', () => {
     }
   });
 
+  test('no credentials anywhere gives one clear credentials error naming the variables to set', async () => {
+    const names = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
+    const saved = new Map(names.map((n) => [n, process.env[n]]));
+    for (const n of names) delete process.env[n];
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/credentials';
+    process.env.AWS_CONFIG_FILE = '/nonexistent/config';
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    try {
+      const b = new S3Backend({ endpoint: rgw.endpoint, bucket: 'whatever' });
+      opened.push(b);
+      const err = await cairnError(b.stat({ type: 'config', name: 'config' }), 'credentials');
+      assert.match(err.remedy, /AWS_ACCESS_KEY_ID/);
+    } finally {
+      for (const [n, v] of saved) restoreEnv(n, v);
+    }
+  });
+
   test('an unreachable endpoint gives one clear unreachable error naming it', async () => {
     const port = await closedPort();
     const endpoint = `http://127.0.0.1:${port}`;
