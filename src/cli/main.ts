@@ -8,6 +8,7 @@ import { registerRestore } from './commands/restore.js';
 import { registerCat } from './commands/cat.js';
 import { registerCheck } from './commands/check.js';
 import { registerUnlock } from './commands/unlock.js';
+import { registerStackCommands } from './commands/components.js';
 
 /** Builds the cairn command tree. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -32,7 +33,7 @@ Start here:
   cairn snapshots                   list snapshots
   cairn restore latest --target /tmp/r
   cairn check --read-data           prove the backups can be read back`);
-  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock]) register(program);
+  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock, registerStackCommands]) register(program);
   return program;
 }
 

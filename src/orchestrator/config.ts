@@ -188,6 +188,9 @@ export const RedisSourceSchema = z
     socket: AbsolutePath.optional().describe('path of the server unix socket (used instead of host/port)'),
     username: z.string().min(1).optional().describe('ACL user name'),
     ...secretShape('password', 'the Redis password'),
+    stop: CommandSchema.optional().describe('command that stops the Redis server (an in-place restore replaces its RDB file while it is stopped)'),
+    start: CommandSchema.optional().describe('command that starts the Redis server again after an in-place restore'),
+    data_dir: AbsolutePath.optional().describe("the server's data directory (default: asked from the running server)"),
   })
   .meta({ id: 'RedisSource', description: 'a Redis server (its RDB snapshot, fetched through the server)' });
 

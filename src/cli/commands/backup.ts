@@ -6,8 +6,12 @@ import { CairnError, ExitCode } from '../../errors.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { formatBytes, printJson, ProgressReporter } from '../output.js';
 import { parseTimeOption } from '../timeOption.js';
+import { withConfigOptions, type ConfigOptions } from '../configAccess.js';
+import { runBackupInfo, runBackupList, runComponentBackup } from './components.js';
 
-interface BackupCliOptions extends RepoOptions {
+interface BackupCliOptions extends RepoOptions, ConfigOptions {
+  component: string[];
+  reason?: string;
   tag: string[];
   host?: string;
   time?: string;
@@ -26,10 +30,12 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** `cairn backup PATH...`: one snapshot of files (or stdin), like `restic backup`. */
 export function registerBackup(program: Command): Command {
-  return program
+  return withConfigOptions(program
     .command('backup')
-    .description('back up files and folders (or stdin) into a new snapshot')
-    .argument('[paths...]', 'files and folders to back up')
+    .description('back up files and folders (or stdin), or the components of cairn.yaml')
+    .argument('[paths...]', 'files and folders to back up; none: the components of cairn.yaml; `list` / `info ID`: component backups')
+    .option('--component <name>', 'with cairn.yaml: only this component (repeatable)', collect, [])
+    .option('--reason <why>', 'with cairn.yaml: why this backup is made (stored as a tag)')
     .option('--tag <tag>', 'add a tag (repeatable; "a,b" adds two)', collect, [])
     .option('--host <name>', 'hostname to record (default: this machine)')
     .option('--time <time>', 'time to record instead of now ("2024-01-15 10:20:30")')
@@ -48,11 +54,22 @@ Exit codes: 0 done, 1 failed, 3 snapshot made but some files could not be read, 
 
 Examples:
   cairn backup ~/Documents                     # the embedded default repository, created on first use
+  cairn backup                                 # every component of cairn.yaml, in dependency order
+  cairn backup --component db --env production
+  cairn backup list                            # component backups: id, component, created, type, reason, size
+  cairn backup info 1a2b3c4d
   cairn backup -r /mnt/nas/cairn --tag daily /etc /srv
   pg_dump -Fc app | cairn backup --stdin --stdin-filename app.pgdump
-`)
+`))
     .action(async (paths: string[], _o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<BackupCliOptions>();
+      const isPath = async (p: string) => fs.lstat(p).then(() => true, () => false);
+      if (paths[0] === 'list' && !(await isPath('list'))) return runBackupList(opts);
+      if (paths[0] === 'info' && !(await isPath('info'))) {
+        if (!paths[1]) throw new CairnError('usage', 'backup info needs a backup id', 'Run `cairn backup list` to see the ids.');
+        return runBackupInfo(paths[1], opts);
+      }
+      if (!opts.stdin && paths.length === 0 && (opts.component.length > 0 || (await hasConfig(opts)))) return runComponentBackup(opts);
       if (!opts.stdin && paths.length === 0) throw new CairnError('no-paths', 'nothing to back up: no paths given', 'Name the files or folders to back up, e.g. `cairn backup ~/Documents`, or use --stdin.');
       if (opts.stdin && paths.length > 0) throw new CairnError('usage', '--stdin cannot be combined with paths', 'Give either paths or --stdin.');
       if (opts.stdinFilename.includes('/') || opts.stdinFilename === '..' || opts.stdinFilename === '.') throw new CairnError('usage', `--stdin-filename "${opts.stdinFilename}" must be a plain file name`, 'Use a name without "/", e.g. --stdin-filename dump.sql.');
@@ -98,6 +115,16 @@ Examples:
       printSummary(result, !!opts.json);
       if (result.errors.length > 0) process.exitCode = ExitCode.partial;
     });
+}
+
+async function hasConfig(opts: ConfigOptions): Promise<boolean> {
+  const { findConfigPath } = await import('../../orchestrator/loadConfig.js');
+  try {
+    findConfigPath({ explicit: opts.config });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function printSummary(r: BackupResult, json: boolean): void {
