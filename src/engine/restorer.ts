@@ -82,11 +82,19 @@ export interface RestoreSummary {
   warnings: string[];
 }
 
+/** A file to write: where its blobs go, and how far it got. */
 interface FileState {
+  /** Index of the file's plan entry. */
+  index: number;
   entry: PlanEntry;
   size: number;
+  blobs: { id: string; offset: number; size: number }[];
+  /** Blobs not yet written (or given up). */
   remaining: number;
+  /** Some content could not be restored (already reported). */
   failed: boolean;
+  /** Set by whoever creates the file first; others wait for it before opening. */
+  creation?: Promise<void>;
 }
 
 interface BlobUse {
@@ -116,22 +124,13 @@ const dataRemedy = 'The other files were restored. Run `cairn check --read-data`
 export async function restoreSnapshot(repo: Repository, source: Snapshot | string, opts: RestoreOptions): Promise<RestoreSummary> {
   await repo.loadIndex();
   const target = path.resolve(opts.target);
+  let targetEmpty: boolean;
   try {
     await fs.mkdir(target, { recursive: true });
+    targetEmpty = (await fs.readdir(target)).length === 0;
   } catch (err) {
     throw new CairnError('target-unusable', `cannot create the restore target ${target}: ${describeError(err)}`, 'Choose a target directory you can write to with --target.');
   }
-  const summary: RestoreSummary = { files: 0, dirs: 0, symlinks: 0, special: 0, skipped: 0, bytes: 0, errors: [], warnings: [] };
-  const report = (e: RestoreError): void => {
-    summary.errors.push(e);
-    opts.onError?.(e.path, e);
-  };
-  const progress: RestoreProgress = { phase: 'plan', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
-  const tick = (phase?: RestoreProgress['phase']): void => {
-    if (phase) progress.phase = phase;
-    opts.onProgress?.({ ...progress });
-  };
-  tick();
 
   const rootTree = typeof source === 'string' ? source : source.tree;
   let root: PlanRoot = { treeId: rootTree };
@@ -142,29 +141,16 @@ export async function restoreSnapshot(repo: Repository, source: Snapshot | strin
     }
     root = found.treeId ? { treeId: found.treeId } : { node: found.node! };
   }
+  const run = new RestoreRun(repo, opts, targetEmpty);
+  run.tick('plan');
   const filter = new PathFilter({ include: opts.include, exclude: opts.exclude });
-  const entries = await planRestore(repo, root, {
+  run.entries = await planRestore(repo, root, {
     target,
     filter,
-    onProblem: (p) => report({ path: p.path, code: p.code, message: p.message, remedy: p.remedy }),
+    onProblem: (p) => run.report({ path: p.path, code: p.code, message: p.message, remedy: p.remedy }),
   });
-
-  const files = prepareFiles(repo, entries, report);
-  progress.filesTotal = entries.filter((e) => e.kind === 'file').length;
-  progress.bytesTotal = [...files.values()].reduce((n, f) => n + f.size, 0);
-  const created = await createEntries(entries, files, summary, report, () => tick('create'));
-  tick('data');
-  await restoreData(repo, files, created, opts, report, (bytes, fileDone) => {
-    progress.bytesDone += bytes;
-    if (fileDone) progress.filesDone++;
-    tick();
-  });
-  await createHardLinks(entries, created, report);
-  progress.filesDone = progress.filesTotal;
-  tick('metadata');
-  await restoreMetadata(entries, created, opts, summary, report);
-  tick('done');
-  return summary;
+  await run.restore();
+  return run.summary;
 }
 
 function fsPathText(p: FsPath): string {
@@ -180,36 +166,6 @@ function errorFor(e: PlanEntry, what: string, err: unknown, code = 'restore-fail
   };
 }
 
-/** Computes each file's blob offsets and size from the index; files whose blobs are unknown are reported. */
-function prepareFiles(repo: Repository, entries: PlanEntry[], report: (e: RestoreError) => void): Map<number, FileState & { blobs: { id: string; offset: number; size: number }[] }> {
-  const files = new Map<number, FileState & { blobs: { id: string; offset: number; size: number }[] }>();
-  entries.forEach((e, i) => {
-    if (e.kind !== 'file' || e.linkTo !== undefined) return;
-    const blobs: { id: string; offset: number; size: number }[] = [];
-    let offset = 0;
-    let failed = false;
-    for (const id of e.node.content ?? []) {
-      const size = repo.index.plaintextSize('data', id);
-      if (size === undefined) {
-        report({
-          path: e.rel,
-          code: 'missing-blob',
-          blobId: id,
-          message: `file ${JSON.stringify(e.rel)} is incomplete: data blob ${id} is not in the repository index`,
-          remedy: dataRemedy,
-        });
-        failed = true;
-        break;
-      }
-      blobs.push({ id, offset, size });
-      offset += size;
-    }
-    const size = failed ? Math.max(offset, e.node.size ?? 0) : offset;
-    files.set(i, { entry: e, size, remaining: blobs.length, failed, blobs });
-  });
-  return files;
-}
-
 async function clearPath(p: FsPath): Promise<void> {
   try {
     await fs.unlink(p);
@@ -222,19 +178,23 @@ async function clearPath(p: FsPath): Promise<void> {
   }
 }
 
-async function makeDir(p: FsPath): Promise<void> {
+/** Creates a directory; true when it is new (so empty: nothing inside needs clearing). */
+async function makeDir(p: FsPath): Promise<boolean> {
   try {
     await fs.mkdir(p, 0o700);
+    return true;
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
     const st = await fs.lstat(p);
-    if (st.isDirectory()) return;
+    if (st.isDirectory()) return false;
     // A file or symlink in the way is replaced: never write through a symlink.
     await fs.unlink(p);
     await fs.mkdir(p, 0o700);
+    return true;
   }
 }
 
+// O_EXCL|O_NOFOLLOW: a file is always new, never something reached through a symlink.
 const createFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 const writeFlags = fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW;
 
@@ -254,7 +214,7 @@ function majorMinor(dev: bigint): [bigint, bigint] {
   return [major, minor];
 }
 
-function run(cmd: string, args: string[]): Promise<string | undefined> {
+function runCommand(cmd: string, args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
@@ -264,194 +224,423 @@ function run(cmd: string, args: string[]): Promise<string | undefined> {
   });
 }
 
-/**
- * Creates directories, files (empty, at their final size), symlinks, fifos
- * and devices, parents before children, several at a time. Returns which
- * entries exist now.
- */
-async function createEntries(entries: PlanEntry[], files: Map<number, FileState>, summary: RestoreSummary, report: (e: RestoreError) => void, tick: () => void): Promise<boolean[]> {
-  const created = new Array<boolean>(entries.length).fill(false);
-  const ready = new Array<Promise<boolean>>(entries.length);
-  const fifos: number[] = [];
-  const root = isRoot();
-  tick();
+/** One restore: the plan, what exists so far, the summary and progress. */
+class RestoreRun {
+  entries: PlanEntry[] = [];
+  readonly summary: RestoreSummary = { files: 0, dirs: 0, symlinks: 0, special: 0, skipped: 0, bytes: 0, errors: [], warnings: [] };
+  private readonly progress: RestoreProgress = { phase: 'plan', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  /** Entries that exist in the target now. */
+  private created: boolean[] = [];
+  /** Directories made by this run (empty when made, so nothing inside needs clearing first). */
+  private fresh: boolean[] = [];
+  private files = new Map<number, FileState>();
 
-  const createOne = async (e: PlanEntry, i: number): Promise<boolean> => {
-    if (e.parent >= 0 && !(await ready[e.parent])) return false;
+  constructor(
+    private readonly repo: Repository,
+    private readonly opts: RestoreOptions,
+    private readonly targetEmpty: boolean,
+  ) {}
+
+  /** Records a problem and tells the caller right away. */
+  report(e: RestoreError): void {
+    this.summary.errors.push(e);
+    this.opts.onError?.(e.path, e);
+  }
+
+  tick(phase?: RestoreProgress['phase']): void {
+    if (phase) this.progress.phase = phase;
+    this.opts.onProgress?.({ ...this.progress });
+  }
+
+  async restore(): Promise<void> {
+    this.created = new Array<boolean>(this.entries.length).fill(false);
+    this.fresh = new Array<boolean>(this.entries.length).fill(false);
+    this.prepareFiles();
+    this.progress.filesTotal = this.entries.filter((e) => e.kind === 'file').length;
+    this.progress.bytesTotal = [...this.files.values()].reduce((n, f) => n + f.size, 0);
+    this.tick('create');
+    await this.createEntries();
+    this.tick('data');
+    await this.restoreData();
+    await this.finishFiles();
+    await this.createHardLinks();
+    this.progress.filesDone = this.progress.filesTotal;
+    this.tick('metadata');
+    await this.restoreMetadata();
+    this.tick('done');
+  }
+
+  private parentExists(e: PlanEntry): boolean {
+    return e.parent < 0 || this.created[e.parent]!;
+  }
+
+  /** Whether something may already sit at the entry's path (its folder existed before this run). */
+  private mayExist(e: PlanEntry): boolean {
+    return e.parent < 0 ? !this.targetEmpty : !this.fresh[e.parent];
+  }
+
+  /** Computes each file's blob offsets and size from the index; files whose blobs are unknown are reported. */
+  private prepareFiles(): void {
+    this.entries.forEach((e, i) => {
+      if (e.kind !== 'file' || e.linkTo !== undefined) return;
+      const blobs: FileState['blobs'] = [];
+      let offset = 0;
+      let failed = false;
+      for (const id of e.node.content ?? []) {
+        const size = this.repo.index.plaintextSize('data', id);
+        if (size === undefined) {
+          this.report({
+            path: e.rel,
+            code: 'missing-blob',
+            blobId: id,
+            message: `file ${JSON.stringify(e.rel)} is incomplete: data blob ${id} is not in the repository index`,
+            remedy: dataRemedy,
+          });
+          failed = true;
+          break;
+        }
+        blobs.push({ id, offset, size });
+        offset += size;
+      }
+      const size = failed ? Math.max(offset, e.node.size ?? 0) : offset;
+      this.files.set(i, { index: i, entry: e, size, blobs, remaining: blobs.length, failed });
+    });
+  }
+
+  /**
+   * Creates directories, symlinks, fifos and devices, parents before
+   * children, several at a time. Files are created by the first write of
+   * their data (empty ones at the end), saving an open and close each.
+   */
+  private async createEntries(): Promise<void> {
+    const entries = this.entries;
+    const ready = new Array<Promise<boolean>>(entries.length);
+    const fifos: number[] = [];
+    const root = isRoot();
+
+    const createOne = async (e: PlanEntry, i: number): Promise<boolean> => {
+      if (e.parent >= 0 && !(await ready[e.parent])) return false;
+      try {
+        switch (e.kind) {
+          case 'dir':
+            this.fresh[i] = await makeDir(e.path);
+            this.summary.dirs++;
+            return true;
+          case 'file':
+            return false; // created with its data, or linked afterwards
+          case 'symlink':
+            if (this.mayExist(e)) await clearPath(e.path);
+            await fs.symlink(linkTargetOf(e.node), e.path);
+            this.summary.symlinks++;
+            return true;
+          case 'fifo':
+            if (this.mayExist(e)) await clearPath(e.path);
+            fifos.push(i);
+            return false;
+          case 'device': {
+            if (!root) {
+              this.report({ path: e.rel, code: 'needs-root', message: `device ${JSON.stringify(e.rel)} not created: creating device nodes needs root`, remedy: 'Restore as root to recreate device nodes.' });
+              return false;
+            }
+            if (typeof e.path !== 'string') throw new Error('device names that are not valid UTF-8 are not supported');
+            if (this.mayExist(e)) await clearPath(e.path);
+            const [major, minor] = majorMinor(e.node.device ?? 0n);
+            const error = await runCommand('mknod', ['-m', '600', '--', e.path, e.node.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
+            if (error) throw new Error(error);
+            this.summary.special++;
+            return true;
+          }
+          default:
+            // restic skips sockets and irregular files too.
+            this.summary.skipped++;
+            return false;
+        }
+      } catch (err) {
+        this.report(errorFor(e, e.kind === 'dir' ? 'create directory' : 'create', err));
+        return false;
+      }
+    };
+
+    await mapLimit(entries, fsConcurrency, (e, i) => {
+      const p = createOne(e, i);
+      ready[i] = p;
+      return p.then((ok) => {
+        this.created[i] = ok;
+      });
+    });
+
+    // Node has no mkfifo: one `mkfifo` call per batch of paths.
+    const named = fifos.filter((i) => typeof entries[i]!.path === 'string');
+    for (const i of fifos) if (typeof entries[i]!.path !== 'string') this.report(errorFor(entries[i]!, 'create fifo', new Error('fifo names that are not valid UTF-8 are not supported')));
+    for (let k = 0; k < named.length; k += 200) {
+      const batch = named.slice(k, k + 200);
+      const error = await runCommand('mkfifo', ['-m', '600', '--', ...batch.map((i) => entries[i]!.path as string)]);
+      for (const i of batch) {
+        const failed = error ? await fs.lstat(entries[i]!.path).then((st) => !st.isFIFO(), () => true) : false;
+        if (failed) this.report(errorFor(entries[i]!, 'create fifo', new Error(error ?? 'mkfifo failed')));
+        else {
+          this.created[i] = true;
+          this.summary.special++;
+        }
+      }
+    }
+  }
+
+  /** Creates a file (replacing what is in the way) and returns it open for writing. */
+  private async createFile(f: FileState): Promise<FileHandle> {
+    if (this.mayExist(f.entry)) await clearPath(f.entry.path);
+    const fh = await fs.open(f.entry.path, createFlags, 0o600);
     try {
-      switch (e.kind) {
-        case 'dir':
-          await makeDir(e.path);
-          summary.dirs++;
-          return true;
-        case 'file': {
-          if (e.linkTo !== undefined) return false; // linked after the data is written
-          await clearPath(e.path);
-          const fh = await fs.open(e.path, createFlags, 0o600);
+      // Holes stay holes: sparse chunks are never written, and a file missing data keeps its recorded size.
+      if (f.size > 0 && (this.opts.sparse || f.failed)) await fh.truncate(f.size);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    this.summary.files++;
+    this.summary.bytes += f.size;
+    return fh;
+  }
+
+  /** Opens a file for writing a blob: the first writer creates it, the others wait for that. */
+  private async openForWrite(f: FileState): Promise<FileHandle> {
+    if (!f.creation) {
+      const fh = this.createFile(f);
+      f.creation = fh.then(() => undefined);
+      f.creation.catch(() => undefined); // the first writer reports the failure
+      return fh;
+    }
+    await f.creation;
+    return fs.open(f.entry.path, writeFlags);
+  }
+
+  /**
+   * Reads every needed blob once, pack by pack (nearby blobs in one ranged
+   * read), and writes it at each offset of each file that contains it.
+   */
+  private async restoreData(): Promise<void> {
+    const repo = this.repo;
+    const byPack = new Map<string, Map<string, NeededBlob>>();
+    for (const f of this.files.values()) {
+      if (!this.parentExists(f.entry)) continue;
+      for (const b of f.blobs) {
+        if (this.opts.sparse && b.id === zeroChunkId) {
+          f.remaining--; // left as a hole: the file is created at full size
+          continue;
+        }
+        const loc = repo.index.lookup('data', b.id)[0]!;
+        let pack = byPack.get(loc.packId);
+        if (!pack) byPack.set(loc.packId, (pack = new Map()));
+        let need = pack.get(b.id);
+        if (!need) pack.set(b.id, (need = { id: b.id, loc, size: b.size, uses: [] }));
+        need.uses.push({ file: f, offset: b.offset });
+      }
+    }
+
+    const damaged = new Set<string>();
+    const fail = (blob: NeededBlob, err: unknown): void => {
+      for (const u of blob.uses) {
+        u.file.failed = true;
+        const key = u.file.entry.rel + '\0' + blob.id;
+        if (damaged.has(key)) continue;
+        damaged.add(key);
+        this.report({
+          path: u.file.entry.rel,
+          code: err instanceof CairnError ? err.code : 'blob-unreadable',
+          blobId: blob.id,
+          packId: blob.loc.packId,
+          message: `file ${JSON.stringify(u.file.entry.rel)} is incomplete: data blob ${blob.id} (pack ${blob.loc.packId.slice(0, 8)}) cannot be read: ${describeError(err)}`,
+          remedy: dataRemedy,
+        });
+      }
+    };
+    const written = (bytes: number, fileDone: boolean): void => {
+      this.progress.bytesDone += bytes;
+      if (fileDone) this.progress.filesDone++;
+      this.tick();
+    };
+
+    const packs = [...byPack.keys()].sort();
+    await mapLimit(packs, packConcurrency, async (packId) => {
+      const blobs = [...byPack.get(packId)!.values()].sort((a, b) => a.loc.offset - b.loc.offset);
+      const writer = new FileWriter((f) => this.openForWrite(f));
+      try {
+        for (const range of groupRanges(blobs)) {
+          const start = range[0]!.loc.offset;
+          const last = range[range.length - 1]!;
+          let buf: Buffer | undefined;
           try {
-            const size = files.get(i)?.size ?? 0;
-            if (size > 0) await fh.truncate(size);
+            buf = await repo.backend.read({ type: 'pack', name: packId }, start, last.loc.offset + last.loc.length - start);
+          } catch {
+            buf = undefined; // each blob is retried on its own below (other copies, clearer errors)
+          }
+          for (const blob of range) {
+            let plain: Buffer;
+            try {
+              if (!buf) throw new Error('range read failed');
+              plain = repo.decodeBlob('data', blob.id, blob.loc, buf.subarray(blob.loc.offset - start, blob.loc.offset - start + blob.loc.length));
+            } catch {
+              try {
+                plain = await repo.loadBlob('data', blob.id);
+              } catch (err) {
+                fail(blob, err);
+                for (const u of blob.uses) if (--u.file.remaining === 0) await writer.closeIf(u.file);
+                continue;
+              }
+            }
+            for (const u of blob.uses) {
+              try {
+                await writer.write(u.file, plain, u.offset);
+              } catch (err) {
+                if (!u.file.failed) this.report(errorFor(u.file.entry, 'write', err));
+                u.file.failed = true;
+              }
+              const done = --u.file.remaining === 0;
+              if (done) await writer.closeIf(u.file);
+              written(plain.length, done);
+            }
+          }
+        }
+      } finally {
+        await writer.close();
+      }
+    });
+  }
+
+  /** Creates the files no blob was written to (empty, all holes, or all data lost) and settles which files exist. */
+  private async finishFiles(): Promise<void> {
+    await mapLimit([...this.files.values()], fsConcurrency, async (f) => {
+      if (!this.parentExists(f.entry)) return;
+      if (!f.creation) {
+        f.creation = this.createFile(f).then((fh) => fh.close());
+        try {
+          await f.creation;
+        } catch (err) {
+          this.report(errorFor(f.entry, 'create', err));
+        }
+      }
+      this.created[f.index] = await f.creation.then(
+        () => true,
+        () => false,
+      );
+      if (this.created[f.index] && f.failed && f.size > 0) {
+        // Lost data stays a hole, but the file keeps its recorded size.
+        try {
+          const fh = await fs.open(f.entry.path, writeFlags);
+          try {
+            if ((await fh.stat()).size < f.size) await fh.truncate(f.size);
           } finally {
             await fh.close();
           }
-          summary.files++;
-          summary.bytes += files.get(i)?.size ?? 0;
-          return true;
+        } catch (err) {
+          this.report(errorFor(f.entry, 'resize', err));
         }
-        case 'symlink':
-          await clearPath(e.path);
-          await fs.symlink(linkTargetOf(e.node), e.path);
-          summary.symlinks++;
-          return true;
-        case 'fifo':
-          await clearPath(e.path);
-          fifos.push(i);
-          return false;
-        case 'device': {
-          if (!root) {
-            report({ path: e.rel, code: 'needs-root', message: `device ${JSON.stringify(e.rel)} not created: creating device nodes needs root`, remedy: 'Restore as root to recreate device nodes.' });
-            return false;
-          }
-          if (typeof e.path !== 'string') throw new Error('device names that are not valid UTF-8 are not supported');
-          await clearPath(e.path);
-          const [major, minor] = majorMinor(e.node.device ?? 0n);
-          const error = await run('mknod', ['-m', '600', '--', e.path, e.node.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
-          if (error) throw new Error(error);
-          summary.special++;
-          return true;
-        }
-        default:
-          // restic skips sockets and irregular files too.
-          summary.skipped++;
-          return false;
       }
-    } catch (err) {
-      report(errorFor(e, e.kind === 'dir' ? 'create directory' : 'create', err));
-      return false;
-    }
-  };
-
-  await mapLimit(entries, fsConcurrency, (e, i) => {
-    const p = createOne(e, i);
-    ready[i] = p;
-    return p.then((ok) => {
-      created[i] = ok;
     });
-  });
-
-  // Node has no mkfifo: one `mkfifo` call per batch of paths.
-  const named = fifos.filter((i) => typeof entries[i]!.path === 'string');
-  for (const i of fifos) if (typeof entries[i]!.path !== 'string') report(errorFor(entries[i]!, 'create fifo', new Error('fifo names that are not valid UTF-8 are not supported')));
-  for (let k = 0; k < named.length; k += 200) {
-    const batch = named.slice(k, k + 200);
-    const error = await run('mkfifo', ['-m', '600', '--', ...batch.map((i) => entries[i]!.path as string)]);
-    for (const i of batch) {
-      const failed = error ? await fs.lstat(entries[i]!.path).then((st) => !st.isFIFO(), () => true) : false;
-      if (failed) report(errorFor(entries[i]!, 'create fifo', new Error(error ?? 'mkfifo failed')));
-      else {
-        created[i] = true;
-        summary.special++;
-      }
-    }
-  }
-  return created;
-}
-
-/**
- * Reads every needed blob once, pack by pack (nearby blobs in one ranged
- * read), and writes it at each offset of each file that contains it.
- */
-async function restoreData(
-  repo: Repository,
-  files: Map<number, FileState & { blobs: { id: string; offset: number; size: number }[] }>,
-  created: boolean[],
-  opts: RestoreOptions,
-  report: (e: RestoreError) => void,
-  onWritten: (bytes: number, fileDone: boolean) => void,
-): Promise<void> {
-  const byPack = new Map<string, Map<string, NeededBlob>>();
-  for (const [i, f] of files) {
-    if (!created[i]) {
-      f.failed = true;
-      continue;
-    }
-    for (const b of f.blobs) {
-      if (opts.sparse && b.id === zeroChunkId) {
-        f.remaining--; // a hole: the file was created at full size
-        continue;
-      }
-      const loc = repo.index.lookup('data', b.id)[0]!;
-      let pack = byPack.get(loc.packId);
-      if (!pack) byPack.set(loc.packId, (pack = new Map()));
-      let need = pack.get(b.id);
-      if (!need) pack.set(b.id, (need = { id: b.id, loc, size: b.size, uses: [] }));
-      need.uses.push({ file: f, offset: b.offset });
-    }
   }
 
-  const damaged = new Set<string>();
-  const fail = (blob: NeededBlob, err: unknown): void => {
-    for (const u of blob.uses) {
-      u.file.failed = true;
-      const key = u.file.entry.rel + '\0' + blob.id;
-      if (damaged.has(key)) continue;
-      damaged.add(key);
-      report({
-        path: u.file.entry.rel,
-        code: err instanceof CairnError ? err.code : 'blob-unreadable',
-        blobId: blob.id,
-        packId: blob.loc.packId,
-        message: `file ${JSON.stringify(u.file.entry.rel)} is incomplete: data blob ${blob.id} (pack ${blob.loc.packId.slice(0, 8)}) cannot be read: ${describeError(err)}`,
-        remedy: dataRemedy,
-      });
-    }
-  };
+  /** Links later names of a hard-linked file to the first one, now that it has its content. */
+  private async createHardLinks(): Promise<void> {
+    await mapLimit(this.entries, fsConcurrency, async (e, i) => {
+      if (e.linkTo === undefined || !this.parentExists(e)) return;
+      const first = this.entries[e.linkTo]!;
+      if (!this.created[e.linkTo]) {
+        this.report(errorFor(e, 'create hard link', new Error(`the first name of this file, ${first.rel}, was not restored`)));
+        return;
+      }
+      try {
+        if (this.mayExist(e)) await clearPath(e.path);
+        await fs.link(first.path, e.path);
+        this.created[i] = true;
+        this.summary.files++;
+      } catch (err) {
+        this.report(errorFor(e, 'create hard link', err));
+      }
+    });
+  }
 
-  const packs = [...byPack.keys()].sort();
-  await mapLimit(packs, packConcurrency, async (packId) => {
-    const blobs = [...byPack.get(packId)!.values()].sort((a, b) => a.loc.offset - b.loc.offset);
-    const writer = new FileWriter();
-    try {
-      for (const range of groupRanges(blobs)) {
-        const start = range[0]!.loc.offset;
-        const last = range[range.length - 1]!;
-        let buf: Buffer | undefined;
+  /**
+   * Metadata in restic's order — owner, xattrs, times, mode — with every
+   * directory's mode set last and deepest first, so nothing written later
+   * changes a directory's mtime and restrictive modes do not block the rest.
+   */
+  private async restoreMetadata(): Promise<void> {
+    const entries = this.entries;
+    const owners = this.opts.owners ?? isRoot();
+    const times = new ExactTimeSetter(this.opts.timeMethod);
+    // A later name of a hard link is the same inode as the first: nothing more to set.
+    const todo = entries.map((_, i) => i).filter((i) => this.created[i] && entries[i]!.linkTo === undefined);
+
+    if (this.opts.xattrs !== false) await this.restoreXattrs(todo);
+
+    const base = async (i: number): Promise<void> => {
+      const e = entries[i]!;
+      try {
+        if (owners) await fs.lchown(e.path, e.node.uid, e.node.gid);
+      } catch (err) {
+        this.report(errorFor(e, 'set owner of', err));
+      }
+      const t = nodeTimes(e.node);
+      if (t) {
         try {
-          buf = await repo.backend.read({ type: 'pack', name: packId }, start, last.loc.offset + last.loc.length - start);
-        } catch {
-          buf = undefined; // each blob is retried on its own below (other copies, clearer errors)
-        }
-        for (const blob of range) {
-          let plain: Buffer;
-          try {
-            if (!buf) throw new Error('range read failed');
-            plain = repo.decodeBlob('data', blob.id, blob.loc, buf.subarray(blob.loc.offset - start, blob.loc.offset - start + blob.loc.length));
-          } catch {
-            try {
-              plain = await repo.loadBlob('data', blob.id);
-            } catch (err) {
-              fail(blob, err);
-              for (const u of blob.uses) if (--u.file.remaining === 0) await writer.closeIf(u.file);
-              continue;
-            }
-          }
-          for (const u of blob.uses) {
-            try {
-              await writer.write(u.file, plain, u.offset);
-            } catch (err) {
-              if (!u.file.failed) report(errorFor(u.file.entry, 'write', err));
-              u.file.failed = true;
-            }
-            const done = --u.file.remaining === 0;
-            if (done) await writer.closeIf(u.file);
-            onWritten(plain.length, done);
-          }
+          await times.set({ path: e.path, ...t });
+        } catch (err) {
+          this.report(errorFor(e, 'set times of', err));
         }
       }
-    } finally {
-      await writer.close();
+    };
+    const chmod = async (i: number): Promise<void> => {
+      const e = entries[i]!;
+      if (e.kind === 'symlink' || e.node.mode === undefined) return;
+      try {
+        await fs.chmod(e.path, unixPermissions(e.node.mode));
+      } catch (err) {
+        this.report(errorFor(e, 'set mode of', err));
+      }
+    };
+
+    const nonDirs = todo.filter((i) => entries[i]!.kind !== 'dir');
+    const dirs = todo.filter((i) => entries[i]!.kind === 'dir');
+    await mapLimit(nonDirs, fsConcurrency, async (i) => {
+      await base(i);
+      await chmod(i);
+    });
+    await mapLimit(dirs, fsConcurrency, base);
+    const byPath = new Map<FsPath, number>(todo.map((i) => [entries[i]!.path, i]));
+    for (const f of await times.flush()) {
+      const i = byPath.get(f.path);
+      this.report(i !== undefined ? errorFor(entries[i]!, 'set times of', new Error(f.message)) : { path: fsPathText(f.path), code: 'restore-failed', message: f.message, remedy: '' });
     }
-  });
+    const deepestFirst = [...dirs].sort((a, b) => entries[b]!.depth - entries[a]!.depth);
+    let k = 0;
+    while (k < deepestFirst.length) {
+      const depth = entries[deepestFirst[k]!]!.depth;
+      const level: number[] = [];
+      while (k < deepestFirst.length && entries[deepestFirst[k]!]!.depth === depth) level.push(deepestFirst[k++]!);
+      await mapLimit(level, fsConcurrency, chmod);
+    }
+  }
+
+  /**
+   * Node has no xattr API: all extended attributes go to one `setfattr
+   * --restore` run (package attr). When it reports a failure, each entry is
+   * retried alone so the error names the entry.
+   */
+  private async restoreXattrs(todo: number[]): Promise<void> {
+    const entries = this.entries;
+    const list = todo.filter((i) => (entries[i]!.node.extended_attributes?.length ?? 0) > 0);
+    if (list.length === 0) return;
+    const all = await setfattr(xattrDump(entries, list));
+    if (all.missing) {
+      this.summary.warnings.push(`extended attributes of ${list.length} entr${list.length === 1 ? 'y were' : 'ies were'} not restored: setfattr is not installed (Debian package attr)`);
+      return;
+    }
+    if (!all.error) return;
+    for (const i of list) {
+      const one = await setfattr(xattrDump(entries, [i]));
+      if (one.error) this.report(errorFor(entries[i]!, 'set extended attributes of', new Error(one.error.replace(/^setfattr: /, ''))));
+    }
+  }
 }
 
 /** Groups blobs sorted by offset into ranges worth one read each. */
@@ -479,10 +668,12 @@ class FileWriter {
   private file: FileState | undefined;
   private fh: FileHandle | undefined;
 
+  constructor(private readonly open: (f: FileState) => Promise<FileHandle>) {}
+
   async write(file: FileState, data: Buffer, offset: number): Promise<void> {
     if (this.file !== file) {
       await this.close();
-      this.fh = await fs.open(file.entry.path, writeFlags);
+      this.fh = await this.open(file);
       this.file = file;
     }
     let done = 0;
@@ -504,26 +695,6 @@ class FileWriter {
   }
 }
 
-/** Links later names of a hard-linked file to the first one, now that it has its content. */
-async function createHardLinks(entries: PlanEntry[], created: boolean[], report: (e: RestoreError) => void): Promise<void> {
-  await mapLimit(entries, fsConcurrency, async (e, i) => {
-    if (e.linkTo === undefined) return;
-    if (e.parent >= 0 && !created[e.parent]) return;
-    const first = entries[e.linkTo]!;
-    if (!created[e.linkTo]) {
-      report(errorFor(e, 'create hard link', new Error(`the first name of this file, ${first.rel}, was not restored`)));
-      return;
-    }
-    try {
-      await clearPath(e.path);
-      await fs.link(first.path, e.path);
-      created[i] = true;
-    } catch (err) {
-      report(errorFor(e, 'create hard link', err));
-    }
-  });
-}
-
 /** Node times in epoch ns, or undefined for Go's zero time and unparsable text (nothing to set). */
 function nodeTimes(node: Node): { atimeNs: bigint; mtimeNs: bigint } | undefined {
   try {
@@ -534,67 +705,6 @@ function nodeTimes(node: Node): { atimeNs: bigint; mtimeNs: bigint } | undefined
     return { atimeNs: a === zero ? m : a, mtimeNs: m };
   } catch {
     return undefined;
-  }
-}
-
-/**
- * Metadata in restic's order — owner, xattrs, times, mode — with every
- * directory's mode set last and deepest first, so nothing written later
- * changes a directory's mtime and restrictive modes do not block the rest.
- */
-async function restoreMetadata(entries: PlanEntry[], created: boolean[], opts: RestoreOptions, summary: RestoreSummary, report: (e: RestoreError) => void): Promise<void> {
-  const owners = opts.owners ?? isRoot();
-  const times = new ExactTimeSetter(opts.timeMethod);
-  // A later name of a hard link is the same inode as the first: nothing more to set.
-  const todo = entries.map((e, i) => i).filter((i) => created[i] && entries[i]!.linkTo === undefined);
-
-  if (opts.xattrs !== false) await restoreXattrs(entries, todo, summary, report);
-
-  const base = async (i: number): Promise<void> => {
-    const e = entries[i]!;
-    try {
-      if (owners) await fs.lchown(e.path, e.node.uid, e.node.gid);
-    } catch (err) {
-      report(errorFor(e, 'set owner of', err));
-    }
-    const t = nodeTimes(e.node);
-    if (t) {
-      try {
-        await times.set({ path: e.path, ...t });
-      } catch (err) {
-        report(errorFor(e, 'set times of', err));
-      }
-    }
-  };
-  const chmod = async (i: number): Promise<void> => {
-    const e = entries[i]!;
-    if (e.kind === 'symlink' || e.node.mode === undefined) return;
-    try {
-      await fs.chmod(e.path, unixPermissions(e.node.mode));
-    } catch (err) {
-      report(errorFor(e, 'set mode of', err));
-    }
-  };
-
-  const nonDirs = todo.filter((i) => entries[i]!.kind !== 'dir');
-  const dirs = todo.filter((i) => entries[i]!.kind === 'dir');
-  await mapLimit(nonDirs, fsConcurrency, async (i) => {
-    await base(i);
-    await chmod(i);
-  });
-  await mapLimit(dirs, fsConcurrency, base);
-  const byPath = new Map<FsPath, number>(todo.map((i) => [entries[i]!.path, i]));
-  for (const f of await times.flush()) {
-    const i = byPath.get(f.path);
-    report(i !== undefined ? errorFor(entries[i]!, 'set times of', new Error(f.message)) : { path: fsPathText(f.path), code: 'restore-failed', message: f.message, remedy: '' });
-  }
-  const depthFirst = [...dirs].sort((a, b) => entries[b]!.depth - entries[a]!.depth);
-  let k = 0;
-  while (k < depthFirst.length) {
-    const depth = entries[depthFirst[k]!]!.depth;
-    const level: number[] = [];
-    while (k < depthFirst.length && entries[depthFirst[k]!]!.depth === depth) level.push(depthFirst[k++]!);
-    await mapLimit(level, fsConcurrency, chmod);
   }
 }
 
@@ -628,24 +738,4 @@ function setfattr(dump: string): Promise<{ missing: boolean; error?: string }> {
     child.on('close', (code) => resolve({ missing: false, error: code === 0 ? undefined : Buffer.concat(err).toString('utf8').trim() || `setfattr exited with ${code}` }));
     child.stdin.end(dump);
   });
-}
-
-/**
- * Node has no xattr API: all extended attributes go to one `setfattr
- * --restore` run (package attr). When it reports a failure, each entry is
- * retried alone so the error names the entry.
- */
-async function restoreXattrs(entries: PlanEntry[], todo: number[], summary: RestoreSummary, report: (e: RestoreError) => void): Promise<void> {
-  const list = todo.filter((i) => (entries[i]!.node.extended_attributes?.length ?? 0) > 0);
-  if (list.length === 0) return;
-  const all = await setfattr(xattrDump(entries, list));
-  if (all.missing) {
-    summary.warnings.push(`extended attributes of ${list.length} entr${list.length === 1 ? 'y were' : 'ies were'} not restored: setfattr is not installed (Debian package attr)`);
-    return;
-  }
-  if (!all.error) return;
-  for (const i of list) {
-    const one = await setfattr(xattrDump(entries, [i]));
-    if (one.error) report(errorFor(entries[i]!, 'set extended attributes of', new Error(one.error.replace(/^setfattr: /, ''))));
-  }
 }

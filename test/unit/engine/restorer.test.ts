@@ -207,3 +207,38 @@ describe('names that would leave the target', () => {
     }
   });
 });
+
+describe('special files', () => {
+  test('devices are recreated with their major/minor numbers when running as root (else reported), sockets are skipped', async () => {
+    const scratch = await newScratchRepo(path.join(work, 'special-repo'));
+    try {
+      // Linux dev_t of 1:3 (/dev/null) and of 259:65537 (big numbers use the split encoding).
+      const small = (1n << 8n) | 3n;
+      const big = ((259n & 0xfffn) << 8n) | ((259n & ~0xfffn) << 32n) | (65537n & 0xffn) | ((65537n & ~0xffn) << 12n);
+      const { id: root } = await scratch.saveTree([
+        makeNode('null', 'chardev', { device: small, mode: 0x04000000 + 0x00200000 + 0o666 }),
+        makeNode('disk', 'dev', { device: big, mode: 0x04000000 + 0o660 }),
+        makeNode('sock', 'socket', { mode: 0x01000000 + 0o755 }),
+      ]);
+      await scratch.flush();
+      const t = target();
+      const s = await restoreSnapshot(scratch, root, { target: t });
+      assert.equal(s.skipped, 1);
+      await assert.rejects(fs.lstat(path.join(t, 'sock')));
+      if (process.getuid?.() === 0) {
+        assert.deepEqual(s.errors, []);
+        const nul = await fs.lstat(path.join(t, 'null'));
+        assert.ok(nul.isCharacterDevice());
+        assert.equal(nul.rdev, Number(small));
+        assert.equal(nul.mode & 0o7777, 0o666);
+        const disk = await fs.lstat(path.join(t, 'disk'), { bigint: true });
+        assert.ok(disk.isBlockDevice());
+        assert.equal(disk.rdev, big);
+      } else {
+        assert.deepEqual(s.errors.map((e) => [e.code, e.path]).sort(), [['needs-root', '/disk'], ['needs-root', '/null']]);
+      }
+    } finally {
+      await scratch.close();
+    }
+  });
+});
