@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import SSHConfig from 'ssh-config';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, ClientErrorExtensions, ConnectConfig, ParsedKey, SFTPWrapper, ServerHostKeyAlgorithm, Stats } from 'ssh2';
 import { CairnError, ExitCode, describeError, isErrno } from '../errors.js';
@@ -29,6 +30,12 @@ export interface SftpOptions {
   agent?: string | false;
   /** Home directory for the ~/.ssh defaults (default os.homedir()). */
   homeDir?: string;
+  /**
+   * OpenSSH client config read for this host, as ssh does for restic (default ~/.ssh/config; false: none).
+   * HostName, User, Port, IdentityFile, IdentitiesOnly, IdentityAgent and UserKnownHostsFile are honoured;
+   * values given in the location or these options win.
+   */
+  sshConfigFile?: string | false;
   /** Handshake timeout (default 20 s). */
   readyTimeoutMs?: number;
   /** SSH keepalive period used to notice a dead connection (default 15 s, 3 misses). */
@@ -59,21 +66,74 @@ type Callback<T> = (err: Error | undefined | null, value?: T) => void;
 export class SftpBackend implements Backend {
   readonly location: string;
   private readonly opts: SftpOptions;
-  private readonly user: string;
-  private readonly port: number;
   private readonly root: string;
-  private readonly server: string;
+  // Where and as whom to log in: from the options, completed from ~/.ssh/config on the first connect.
+  private host: string;
+  private user: string;
+  private port: number;
+  private server: string;
+  private fromConfig: { identityFiles: string[]; identitiesOnly: boolean; agent?: string | false; knownHostsFiles: string[] } | undefined;
   private session: Promise<Session> | undefined;
   private readonly createdDirs = new Set<string>();
 
   constructor(opts: SftpOptions) {
     this.opts = opts;
+    this.host = opts.host;
     this.user = opts.user ?? os.userInfo().username;
     this.port = opts.port ?? 22;
     this.root = opts.path.replace(/\/+$/, '') || '/';
+    this.server = this.serverLabel();
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-    this.server = `${this.user}@${host}${this.port === 22 ? '' : `:${this.port}`}`;
-    this.location = this.port === 22 ? `sftp:${this.user}@${host}:${opts.path}` : `sftp://${this.user}@${host}:${this.port}/${opts.path}`;
+    const user = opts.user !== undefined ? `${opts.user}@` : '';
+    this.location = opts.port === undefined || opts.port === 22 ? `sftp:${user}${host}:${opts.path}` : `sftp://${user}${host}:${opts.port}/${opts.path}`;
+  }
+
+  private serverLabel(): string {
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `${this.user}@${host}${this.port === 22 ? '' : `:${this.port}`}`;
+  }
+
+  /** Applies the Host sections of ~/.ssh/config that match the host as given (once). */
+  private async applySshConfig(): Promise<void> {
+    if (this.fromConfig) return;
+    const file = this.opts.sshConfigFile === false ? undefined : (this.opts.sshConfigFile ?? path.join(this.homeDir(), '.ssh', 'config'));
+    let c: Record<string, string | string[]> = {};
+    if (file !== undefined) {
+      try {
+        c = SSHConfig.parse(await fs.readFile(file, 'utf8')).compute(this.opts.host, { ignoreCase: true, matchExec: false });
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw new CairnError('ssh-config', `cannot use the SSH client config ${file}: ${describeError(err)}`, 'Fix the file (check it with `ssh -G HOST`), or remove the offending lines.');
+      }
+    }
+    const one = (k: string): string | undefined => {
+      const v = c[k];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const many = (k: string): string[] => {
+      const v = c[k];
+      return v === undefined ? [] : Array.isArray(v) ? v : [v];
+    };
+    if (one('hostname') !== undefined) this.host = this.expand(one('hostname')!);
+    if (this.opts.user === undefined && one('user') !== undefined) this.user = one('user')!;
+    if (this.opts.port === undefined && one('port') !== undefined) {
+      const port = Number(one('port'));
+      if (Number.isInteger(port) && port > 0 && port < 65536) this.port = port;
+    }
+    this.server = this.serverLabel();
+    const agent = one('identityagent');
+    this.fromConfig = {
+      identityFiles: many('identityfile').map((f) => this.expand(f)),
+      identitiesOnly: one('identitiesonly')?.toLowerCase() === 'yes',
+      ...(agent === undefined || agent === 'SSH_AUTH_SOCK' ? {} : { agent: agent.toLowerCase() === 'none' ? false : this.expand(agent) }),
+      knownHostsFiles: many('userknownhostsfile').flatMap((v) => v.split(/\s+/)).filter((f) => f !== '' && f.toLowerCase() !== 'none').map((f) => this.expand(f)),
+    };
+  }
+
+  /** Expands ~ and the %-tokens ssh allows in file names. */
+  private expand(v: string): string {
+    const home = this.homeDir();
+    const out = v.replace(/%([%dhpru])/g, (_, t: string) => ({ '%': '%', d: home, h: this.host, p: String(this.port), r: this.user, u: os.userInfo().username })[t] ?? '');
+    return out === '~' ? home : out.startsWith('~/') ? path.join(home, out.slice(2)) : out;
   }
 
   private remotePath(h: Handle): string {
@@ -95,15 +155,16 @@ export class SftpBackend implements Backend {
   }
 
   private async connect(): Promise<Session> {
+    await this.applySshConfig();
     const hostKeys = await loadKnownHosts(this.knownHostsFiles());
-    const lookup = knownHostsName(this.opts.host, this.port);
+    const lookup = knownHostsName(this.host, this.port);
     const known = hostKeys.filter((e) => !e.revoked && e.matches(lookup));
     const auth = await this.authMethods();
     let refusal: CairnError | undefined;
 
     const client = new Client();
     const config: ConnectConfig = {
-      host: this.opts.host,
+      host: this.host,
       port: this.port,
       username: this.user,
       readyTimeout: this.opts.readyTimeoutMs ?? 20_000,
@@ -184,6 +245,7 @@ export class SftpBackend implements Backend {
   private knownHostsFiles(): string[] {
     const f = this.opts.knownHostsFile;
     if (f !== undefined) return Array.isArray(f) ? f : [f];
+    if (this.fromConfig && this.fromConfig.knownHostsFiles.length > 0) return this.fromConfig.knownHostsFiles;
     return [path.join(this.homeDir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
   }
 
@@ -202,7 +264,7 @@ export class SftpBackend implements Backend {
     }
     const current = forHost.filter((e) => !e.revoked);
     if (current.some((e) => e.key.length === key.length && timingSafeEqual(e.key, key))) return undefined;
-    const keyscan = `ssh-keyscan${this.port === 22 ? '' : ` -p ${this.port}`} ${this.opts.host}`;
+    const keyscan = `ssh-keyscan${this.port === 22 ? '' : ` -p ${this.port}`} ${this.host}`;
     if (current.length > 0) {
       const where = current.map((e) => `${e.file}:${e.line}`).join(', ');
       return new CairnError(
@@ -242,13 +304,17 @@ export class SftpBackend implements Backend {
       methods.push({ type: 'publickey', username: this.user, key });
       tried.push(file);
     };
+    // As ssh: keys named in the options or in ~/.ssh/config replace the default ~/.ssh/id_* files; the agent comes after them.
+    const configured = this.fromConfig?.identityFiles ?? [];
     for (const f of explicit) await addKey(f, true);
-    const agent = this.opts.agent === false ? undefined : (this.opts.agent ?? process.env.SSH_AUTH_SOCK);
+    if (explicit.length === 0) for (const f of configured) await addKey(f, false);
+    const agentSetting = this.opts.agent ?? this.fromConfig?.agent;
+    const agent = agentSetting === false || (this.fromConfig?.identitiesOnly && this.opts.agent === undefined) ? undefined : (agentSetting ?? process.env.SSH_AUTH_SOCK);
     if (agent) {
       methods.push({ type: 'agent', username: this.user, agent });
       tried.push(`ssh-agent (${agent})`);
     }
-    if (explicit.length === 0) {
+    if (explicit.length === 0 && configured.length === 0) {
       for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) await addKey(path.join(this.homeDir(), '.ssh', name), false);
     }
     if (methods.length === 0) {
@@ -262,7 +328,7 @@ export class SftpBackend implements Backend {
   }
 
   private reachRemedy(): string {
-    return `Check that the SSH server is running and reachable: \`ssh${this.port === 22 ? '' : ` -p ${this.port}`} ${this.user}@${this.opts.host}\`.`;
+    return `Check that the SSH server is running and reachable: \`ssh${this.port === 22 ? '' : ` -p ${this.port}`} ${this.user}@${this.host}\`.`;
   }
 
   private connectError(err: Error & ClientErrorExtensions, tried: string[]): CairnError {
@@ -270,14 +336,14 @@ export class SftpBackend implements Backend {
       return new CairnError(
         'credentials',
         `the sftp server ${this.server} refused the login: none of the SSH keys was accepted (tried ${tried.join(', ')})`,
-        `Add the public key to ~${this.user}/.ssh/authorized_keys on the server (\`ssh-copy-id${this.port === 22 ? '' : ` -p ${this.port}`} -i KEY ${this.user}@${this.opts.host}\`), or give the right identity file.`,
+        `Add the public key to ~${this.user}/.ssh/authorized_keys on the server (\`ssh-copy-id${this.port === 22 ? '' : ` -p ${this.port}`} -i KEY ${this.user}@${this.host}\`), or give the right identity file.`,
         ExitCode.failure,
         { cause: err },
       );
     }
     const code = (err as { code?: unknown }).code;
     if (code === 'ENOTFOUND') {
-      return new CairnError('host-not-found', `cannot resolve the sftp server name ${this.opts.host}`, 'Check the host name in the repository location.', ExitCode.failure, { cause: err });
+      return new CairnError('host-not-found', `cannot resolve the sftp server name ${this.host}`, 'Check the host name in the repository location.', ExitCode.failure, { cause: err });
     }
     if (err.level === 'client-timeout') {
       return new CairnError('timeout', `the sftp server ${this.server} did not complete the SSH handshake in time`, this.reachRemedy(), ExitCode.failure, { cause: err });

@@ -78,7 +78,7 @@ export async function startRcloneRest(opts: RcloneRestOptions = {}): Promise<Rcl
   args.push(dir);
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/`;
   // AWS_CA_BUNDLE (set on this machine) breaks rclone's startup for some backends.
-  const env = { ...process.env, RCLONE_CONFIG: path.join(home, 'rclone.conf') };
+  const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: path.join(home, 'rclone.conf') };
   delete env.AWS_CA_BUNDLE;
 
   let child: ChildProcess | undefined;

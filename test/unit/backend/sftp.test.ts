@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { openBackend } from '../../../src/backend/open.js';
 import { RetryBackend, type RetryEvent } from '../../../src/backend/retry.js';
 import { SftpBackend, type SftpOptions } from '../../../src/backend/sftp.js';
 import { CairnError } from '../../../src/errors.js';
@@ -146,6 +147,36 @@ describe('sftp authentication', () => {
     }
   });
 
+  test('a host alias from ~/.ssh/config supplies host name, port, user, key and known_hosts file', async () => {
+    const home = await mkdtemp(path.join(sshd.dir, 'home-'));
+    await mkdir(path.join(home, '.ssh'));
+    await copyFile(sshd.clientKey, path.join(home, '.ssh', 'nas_key'));
+    await copyFile(sshd.knownHostsFile, path.join(home, '.ssh', 'nas_known_hosts'));
+    await writeFile(
+      path.join(home, '.ssh', 'config'),
+      [
+        'Host other',
+        '  Port 1',
+        'Host mynas',
+        '  HostName 127.0.0.1',
+        `  Port ${sshd.port}`,
+        `  User ${sshd.user}`,
+        '  IdentityFile ~/.ssh/nas_key',
+        '  UserKnownHostsFile ~/.ssh/nas_known_hosts',
+        'Host *',
+        '  Port 2',
+        '',
+      ].join('\n'),
+    );
+    const repo = await repoDir();
+    const b = await openBackend(`sftp:mynas:${repo}`, { sftp: { homeDir: home, agent: false }, retry: false });
+    assert.equal(b.location, `sftp:mynas:${repo}`);
+    await b.create();
+    await b.write(pack, Buffer.from('via alias'));
+    assert.deepEqual(await b.read(pack), Buffer.from('via alias'));
+    await b.close();
+  });
+
   test('with no key anywhere, the error says how to create and install one', async () => {
     const emptyHome = await mkdtemp(path.join(sshd.dir, 'home-'));
     const b = backendFor(await repoDir(), { identityFile: undefined, homeDir: emptyHome });
@@ -217,7 +248,7 @@ describe('sftp connection loss', () => {
     assert.equal(events.length, 2);
     assert.equal(events[0]!.op, 'read');
     assert.equal(events[0]!.file, `data/ab/${pack.name}`);
-    assert.ok(events.every((e) => e.error instanceof CairnError && e.error.code === 'server-unreachable'));
+    assert.ok(events.every((e) => e.error instanceof CairnError && ['server-unreachable', 'connection-lost'].includes(e.error.code)), 'the failures are the dropped connection and the refused reconnects');
     await b.close();
   });
 });
