@@ -5,7 +5,7 @@ import { CairnError, describeError } from '../errors.js';
 import { nodeNameBytes, type Node } from '../repo/node.js';
 import { PathFilter, rootFilterState, type FilterState } from './pathFilter.js';
 import type { FsPath } from './setTimes.js';
-import { joinTreePath, type TreeLoader } from './treeWalker.js';
+import { joinTreePath, PrefetchingTreeLoader, type TreeLoader } from './treeWalker.js';
 
 /** What kind of thing an entry creates. */
 export type PlanKind = 'dir' | 'file' | 'symlink' | 'fifo' | 'device' | 'socket' | 'irregular';
@@ -94,6 +94,7 @@ function inside(target: string, p: FsPath): boolean {
  * not selected themselves are kept only when something inside is.
  */
 export async function planRestore(repo: TreeLoader, root: PlanRoot, opts: PlanOptions): Promise<PlanEntry[]> {
+  const loader = PrefetchingTreeLoader.wrap(repo);
   const entries: PlanEntry[] = [];
   const firstByInode = new Map<string, number>();
 
@@ -125,7 +126,7 @@ export async function planRestore(repo: TreeLoader, root: PlanRoot, opts: PlanOp
   const visit = async (treeId: string, relDir: string, parts: string[], dir: FsPath, parent: number, depth: number, state: FilterState): Promise<boolean> => {
     let nodes: Node[];
     try {
-      nodes = (await repo.loadTree(treeId)).nodes;
+      nodes = (await loader.loadTree(treeId)).nodes;
     } catch (err) {
       opts.onProblem({
         path: relDir,

@@ -696,11 +696,13 @@ class FileWriter {
 }
 
 /** Node times in epoch ns, or undefined for Go's zero time and unparsable text (nothing to set). */
+const goZeroTimeNs = parseGoTime('0001-01-01T00:00:00Z').epochNs;
+
 function nodeTimes(node: Node): { atimeNs: bigint; mtimeNs: bigint } | undefined {
   try {
     const m = parseGoTime(node.mtime).epochNs;
     const a = node.atime ? parseGoTime(node.atime).epochNs : m;
-    const zero = parseGoTime('0001-01-01T00:00:00Z').epochNs;
+    const zero = goZeroTimeNs;
     if (m === zero) return undefined;
     return { atimeNs: a === zero ? m : a, mtimeNs: m };
   } catch {

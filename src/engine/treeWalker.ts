@@ -29,23 +29,74 @@ export function joinTreePath(parent: string, name: string): string {
   return parent === '/' || parent === '' ? '/' + name : parent + '/' + name;
 }
 
+/**
+ * Wraps a TreeLoader so that loading a tree starts loading its
+ * subdirectories' trees in the background (a few at a time, a bounded number
+ * kept), since a depth-first walk will ask for them next. Turns a walk over a
+ * remote repository from one round trip per folder into a few in parallel.
+ */
+export class PrefetchingTreeLoader implements TreeLoader {
+  private readonly ahead = new Map<string, Promise<Tree>>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly inner: TreeLoader,
+    private readonly concurrency = 8,
+    private readonly maxAhead = 256,
+  ) {}
+
+  /** Wraps `loader` unless it already prefetches. */
+  static wrap(loader: TreeLoader): PrefetchingTreeLoader {
+    return loader instanceof PrefetchingTreeLoader ? loader : new PrefetchingTreeLoader(loader);
+  }
+
+  async loadTree(id: string): Promise<Tree> {
+    const early = this.ahead.get(id);
+    if (early) this.ahead.delete(id);
+    const tree = await (early ?? this.inner.loadTree(id));
+    for (const n of tree.nodes) {
+      if (n.type !== 'dir' || !n.subtree || this.ahead.has(n.subtree)) continue;
+      // Entries nobody asked for (skipped folders) make way for new ones.
+      if (this.ahead.size >= this.maxAhead) this.ahead.delete(this.ahead.keys().next().value!);
+      const p = this.limited(n.subtree);
+      p.catch(() => undefined); // the error reaches whoever asks for this tree
+      this.ahead.set(n.subtree, p);
+    }
+    return tree;
+  }
+
+  private async limited(id: string): Promise<Tree> {
+    while (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await this.inner.loadTree(id);
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
 /** Visits every entry below tree `treeId` depth-first in name order. */
 export async function walkTree(repo: TreeLoader, treeId: string, visit: TreeVisitor, prefix = '/'): Promise<void> {
-  const tree = await repo.loadTree(treeId);
+  const loader = PrefetchingTreeLoader.wrap(repo);
+  const tree = await loader.loadTree(treeId);
   for (const node of tree.nodes) {
     const p = joinTreePath(prefix, node.name);
     const descend = await visit(p, node);
-    if (node.type === 'dir' && node.subtree && descend !== false) await walkTree(repo, node.subtree, visit, p);
+    if (node.type === 'dir' && node.subtree && descend !== false) await walkTree(loader, node.subtree, visit, p);
   }
 }
 
 /** The entries below tree `treeId`, depth-first in name order, as an async stream. */
 export async function* treeEntries(repo: TreeLoader, treeId: string, prefix = '/', depth = 1): AsyncGenerator<TreeEntry> {
-  const tree = await repo.loadTree(treeId);
+  const loader = PrefetchingTreeLoader.wrap(repo);
+  const tree = await loader.loadTree(treeId);
   for (const node of tree.nodes) {
     const p = joinTreePath(prefix, node.name);
     yield { path: p, node, depth };
-    if (node.type === 'dir' && node.subtree) yield* treeEntries(repo, node.subtree, p, depth + 1);
+    if (node.type === 'dir' && node.subtree) yield* treeEntries(loader, node.subtree, p, depth + 1);
   }
 }
 

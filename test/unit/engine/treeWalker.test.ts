@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { LocalBackend } from '../../../src/backend/local.js';
 import { CairnError } from '../../../src/errors.js';
 import { Repository } from '../../../src/repo/repository.js';
-import { findNode, joinTreePath, splitTreePath, treeEntries, walkTree } from '../../../src/engine/treeWalker.js';
+import { findNode, joinTreePath, PrefetchingTreeLoader, splitTreePath, treeEntries, walkTree, type TreeLoader } from '../../../src/engine/treeWalker.js';
+import type { Tree } from '../../../src/repo/node.js';
 import { expected, fixturePassword, fixtureRepo } from '../../helpers/fixture.js';
 
 let repo: Repository;
@@ -79,4 +80,38 @@ test('paths are joined and split like restic prints them; ".." is refused', () =
   assert.equal(joinTreePath('/a', 'b'), '/a/b');
   assert.deepEqual(splitTreePath('/a//b/./c/'), ['a', 'b', 'c']);
   assert.throws(() => splitTreePath('/a/../b'), (e: unknown) => e instanceof CairnError && e.code === 'bad-path');
+});
+
+test('walking loads subfolders ahead in parallel (bounded), with the same result; a bad tree fails where it is met', async () => {
+  const snap = expected.snapshots[1] as { tree: string };
+  let active = 0;
+  let peak = 0;
+  const loads: string[] = [];
+  const broken = new Set<string>();
+  const slow: TreeLoader = {
+    async loadTree(id: string): Promise<Tree> {
+      loads.push(id);
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 20));
+      active--;
+      if (broken.has(id)) throw new Error(`tree ${id} is broken`);
+      return repo.loadTree(id);
+    },
+  };
+  const plain: string[] = [];
+  await walkTree(repo, snap.tree, (p) => void plain.push(p));
+  const fast: string[] = [];
+  await walkTree(new PrefetchingTreeLoader(slow, 3), snap.tree, (p) => void fast.push(p));
+  assert.deepEqual(fast, plain);
+  assert.ok(peak > 1 && peak <= 3, `peak concurrency ${peak}`);
+
+  const notes = await findNode(repo, snap.tree, '/notes');
+  broken.add(notes!.treeId!);
+  const seen: string[] = [];
+  await assert.rejects(
+    walkTree(new PrefetchingTreeLoader(slow, 3), snap.tree, (p) => void seen.push(p)),
+    /is broken/,
+  );
+  assert.equal(seen[seen.length - 1], '/notes');
 });
