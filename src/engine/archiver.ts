@@ -168,7 +168,7 @@ export class Archiver {
       }
       node = nodeFromStat(e.name, st);
     } else {
-      node = this.virtualNode(e.name, 'dir', GoMode.dir | 0o755);
+      node = this.virtualNode(e.name, 'dir', (GoMode.dir | 0o755) >>> 0);
     }
     const parent = parentNode?.type === 'dir' ? await this.parentChildren(parentNode.subtree) : undefined;
     const children = await this.archiveEntries(e.children, parent, display);
