@@ -67,6 +67,8 @@ export interface ArchiveOptions {
 }
 
 const readSize = 1024 * 1024;
+/** Chunks of one file being compressed and encrypted at once (bounds memory: chunks are ≤ 8 MiB, ~1 MiB on average). */
+const chunksInFlight = 4;
 const cacheDirSignature = 'Signature: 8a477f597d28d172789f06886806bc55';
 
 function emptyStats(): ArchiveStats {
@@ -312,29 +314,50 @@ export class Archiver {
     }
   }
 
-  /** Chunks a byte stream, stores new chunks, returns the blob list and total size. */
+  /**
+   * Chunks a byte stream, stores new chunks, returns the blob list and total
+   * size. A few chunks are stored concurrently (compression and encryption run
+   * on worker threads) while the next ones are cut and hashed here; the blob
+   * list keeps file order because ids are computed before storing.
+   */
   private async chunkAndStore(source: AsyncIterable<Buffer | Uint8Array | string>): Promise<{ content: string[]; size: number }> {
     const chunker = new Chunker(this.repo.polynomial);
     const content: string[] = [];
     let size = 0;
-    const store = async (chunk: Buffer) => {
+    const inFlight: Promise<void>[] = [];
+    const store = (chunk: Buffer) => {
       const id = sha256Hex(chunk);
-      const r = await this.repo.saveBlob('data', chunk, id);
-      if (r.added) {
-        this.stats.dataBlobs++;
-        this.stats.dataAdded += chunk.length;
-        this.stats.dataAddedPacked += r.storedSize;
-      }
+      const length = chunk.length;
       content.push(id);
-      size += chunk.length;
+      size += length;
+      const p = this.repo.saveBlob('data', chunk, id).then((r) => {
+        if (r.added) {
+          this.stats.dataBlobs++;
+          this.stats.dataAdded += length;
+          this.stats.dataAddedPacked += r.storedSize;
+        }
+      });
+      p.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+      inFlight.push(p);
     };
-    for await (const piece of source) {
-      const buf = typeof piece === 'string' ? Buffer.from(piece) : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-      this.stats.bytesRead += buf.length;
-      this.bytesDone += buf.length;
-      for (const chunk of chunker.push(buf)) await store(chunk);
+    const drain = async (keep: number) => {
+      while (inFlight.length > keep) await inFlight.shift();
+    };
+    try {
+      for await (const piece of source) {
+        const buf = typeof piece === 'string' ? Buffer.from(piece) : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        this.stats.bytesRead += buf.length;
+        this.bytesDone += buf.length;
+        for (const chunk of chunker.push(buf)) {
+          store(chunk);
+          await drain(chunksInFlight);
+        }
+      }
+      for (const chunk of chunker.finish()) store(chunk);
+    } finally {
+      await Promise.allSettled(inFlight);
     }
-    for (const chunk of chunker.finish()) await store(chunk);
+    await drain(0);
     return { content, size };
   }
 

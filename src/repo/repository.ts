@@ -5,7 +5,8 @@ import type { CryptoKey } from '../crypto/masterKey.js';
 import { newMasterKey } from '../crypto/masterKey.js';
 import { open, seal, sealOverhead, MacError } from '../crypto/sealedBox.js';
 import { createKeyFile, openKeyFile, defaultKdfParams, type KdfParams, type KeyFileData } from '../crypto/keyFile.js';
-import { zstdCompress, zstdDecompress } from './compression.js';
+import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode, type EncodedBlob } from './blobCodec.js';
+import { BlobCodecPool } from './blobCodecPool.js';
 import { sha256Hex, type BlobType } from './ids.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
 import { PackWriter, defaultPackSize, type FinishedPack } from './packWriter.js';
@@ -66,7 +67,8 @@ export class Repository {
   readonly keyId: string;
   readonly index = new MasterIndex();
   private indexLoaded = false;
-  private compression: 'auto' | 'off' | 'max' = 'auto';
+  private compression: CompressionMode = 'auto';
+  private codecPool: BlobCodecPool | undefined;
   private packSize = defaultPackSize;
   private readonly writers: Record<BlobType, PackWriter> = { data: new PackWriter('data'), tree: new PackWriter('tree') };
   private readonly inFlight = new Set<string>();
@@ -148,7 +150,11 @@ export class Repository {
 
   /** Sets how new blobs are compressed and packed. */
   setWriteOptions(opts: WriteOptions): void {
-    if (opts.compression) this.compression = opts.compression;
+    if (opts.compression && opts.compression !== this.compression) {
+      this.compression = opts.compression;
+      void this.codecPool?.close();
+      this.codecPool = undefined;
+    }
     if (opts.packSize) this.packSize = opts.packSize;
   }
 
@@ -242,17 +248,11 @@ export class Repository {
     if (sealed.length !== loc.length) throw new CairnError('damaged-blob', `${where} is truncated`, remedy);
     let plain: Buffer;
     try {
-      plain = open(this.key, sealed);
-    } catch {
-      throw new CairnError('damaged-blob', `${where} is damaged (MAC check failed)`, remedy);
-    }
-    if (loc.uncompressedLength) {
-      try {
-        plain = zstdDecompress(plain);
-      } catch {
-        throw new CairnError('damaged-blob', `${where} does not decompress`, remedy);
-      }
-      if (plain.length !== loc.uncompressedLength) throw new CairnError('damaged-blob', `${where} has the wrong length after decompression`, remedy);
+      plain = decodeBlob(this.key, sealed, loc.uncompressedLength);
+    } catch (err) {
+      if (!(err instanceof BlobDecodeError)) throw err;
+      const what = { mac: 'is damaged (MAC check failed)', decompress: 'does not decompress', length: 'has the wrong length after decompression' }[err.reason];
+      throw new CairnError('damaged-blob', `${where} ${what}`, remedy);
     }
     if (sha256Hex(plain) !== id) throw new CairnError('damaged-blob', `${where} does not match its id`, remedy);
     return plain;
@@ -267,23 +267,30 @@ export class Repository {
     if (this.uploadError) throw this.uploadError;
     const id = knownId ?? sha256Hex(plaintext);
     if (this.hasBlob(type, id)) return { id, added: false, storedSize: 0 };
-    const { sealed, uncompressedLength } = this.encodeBlob(type, plaintext);
-    this.inFlight.add(type[0] + id);
+    const key = type[0] + id;
+    this.inFlight.add(key);
+    let enc: EncodedBlob;
+    try {
+      // Big data blobs are compressed and sealed on worker threads, so the caller can chunk and hash meanwhile.
+      enc = type === 'data' && plaintext.length >= 16 * 1024 && workersEnabled() ? await this.pool().encode(type, plaintext) : this.encodeBlob(type, plaintext);
+    } catch (err) {
+      this.inFlight.delete(key);
+      throw err;
+    }
     const writer = this.writers[type];
-    writer.add(id, sealed, uncompressedLength);
+    writer.add(id, enc.sealed, enc.uncompressedLength);
     if (writer.isFull(this.packSize)) await this.startUpload(writer.finish(this.key));
-    return { id, added: true, storedSize: sealed.length };
+    return { id, added: true, storedSize: enc.sealed.length };
   }
 
-  /** Compresses (when it helps) and seals a blob's plaintext. */
-  encodeBlob(type: BlobType, plaintext: Buffer): { sealed: Buffer; uncompressedLength?: number } {
-    const compress = this.config.version >= 2 && plaintext.length > 0 && (type === 'tree' || this.compression !== 'off');
-    if (compress) {
-      const packed = zstdCompress(plaintext, this.compression === 'max' ? 19 : undefined);
-      // Incompressible data is stored raw: restic reads both, and reading raw blobs is cheaper.
-      if (packed.length < plaintext.length) return { sealed: seal(this.key, packed), uncompressedLength: plaintext.length };
-    }
-    return { sealed: seal(this.key, plaintext) };
+  private pool(): BlobCodecPool {
+    this.codecPool ??= new BlobCodecPool(this.key, this.config.version, this.compression);
+    return this.codecPool;
+  }
+
+  /** Compresses (when it helps) and seals a blob's plaintext on this thread. */
+  encodeBlob(type: BlobType, plaintext: Buffer): EncodedBlob {
+    return encodeBlob(this.key, this.config.version, this.compression, type, plaintext);
   }
 
   private async startUpload(pack: FinishedPack): Promise<void> {
@@ -393,6 +400,7 @@ export class Repository {
   /** Closes the backend. */
   async close(): Promise<void> {
     await Promise.allSettled(this.uploads);
+    await this.codecPool?.close();
     await this.backend.close();
   }
 }
@@ -407,6 +415,11 @@ function fromIndexBlob(b: IndexPack['blobs'][number]): PackedBlob {
   const out: PackedBlob = { id: b.id, type: b.type, offset: b.offset, length: b.length };
   if (b.uncompressed_length) out.uncompressedLength = b.uncompressed_length;
   return out;
+}
+
+/** Worker threads for blob encoding are on unless CAIRN_WORKERS=0. */
+function workersEnabled(): boolean {
+  return process.env.CAIRN_WORKERS !== '0';
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */

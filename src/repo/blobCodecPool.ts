@@ -1,0 +1,91 @@
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import type { CryptoKey } from '../crypto/masterKey.js';
+import type { CompressionMode, EncodedBlob } from './blobCodec.js';
+import type { CodecRequest, CodecResponse } from './blobCodecWorker.js';
+import type { BlobType } from './ids.js';
+
+interface Pending {
+  resolve: (r: EncodedBlob) => void;
+  reject: (e: Error) => void;
+}
+
+/** Starts the codec worker; from TypeScript sources (tests run through tsx) it registers tsx inside the worker first. */
+function startWorker(): Worker {
+  const self = import.meta.url;
+  if (self.endsWith('.ts')) {
+    const entry = new URL('./blobCodecWorker.ts', self).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const boot = `const { workerData } = require('node:worker_threads');
+import(workerData.tsx).then((m) => { m.register(); return import(workerData.entry); });`;
+    return new Worker(boot, { eval: true, workerData: { tsx, entry } });
+  }
+  return new Worker(new URL('./blobCodecWorker.js', self));
+}
+
+/**
+ * A fixed set of worker threads that compress and seal blobs. Jobs go to the
+ * least busy worker; results come back as promises. Idle workers do not keep
+ * the process alive.
+ */
+export class BlobCodecPool {
+  private readonly workers: Worker[] = [];
+  private readonly load: number[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextJob = 0;
+  private closed = false;
+
+  constructor(key: CryptoKey, version: number, compression: CompressionMode, size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+    for (let i = 0; i < size; i++) {
+      const w = startWorker();
+      const init: CodecRequest = { op: 'init', key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR }, version, compression };
+      w.postMessage(init);
+      w.on('message', (m: CodecResponse) => this.settle(i, m));
+      w.on('error', (err) => this.failAll(err));
+      w.unref();
+      this.workers.push(w);
+      this.load.push(0);
+    }
+  }
+
+  private settle(worker: number, m: CodecResponse): void {
+    const p = this.pending.get(m.job);
+    if (!p) return;
+    this.pending.delete(m.job);
+    if (--this.load[worker]! === 0) this.workers[worker]!.unref();
+    if ('error' in m) p.reject(new Error(m.error));
+    else {
+      const r: EncodedBlob = { sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) };
+      if (m.uncompressedLength) r.uncompressedLength = m.uncompressedLength;
+      p.resolve(r);
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /** Compresses and seals `plaintext` on a worker. The buffer may be handed over (do not reuse it). */
+  encode(type: BlobType, plaintext: Buffer): Promise<EncodedBlob> {
+    if (this.closed) return Promise.reject(new Error('blob codec pool is closed'));
+    let best = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
+    const job = this.nextJob++;
+    const w = this.workers[best]!;
+    if (this.load[best]!++ === 0) w.ref();
+    const own = plaintext.byteOffset === 0 && plaintext.buffer.byteLength === plaintext.length && plaintext.length >= 4096;
+    const data = own ? plaintext : Uint8Array.prototype.slice.call(plaintext);
+    const msg: CodecRequest = { op: 'encode', job, type, data };
+    return new Promise((resolve, reject) => {
+      this.pending.set(job, { resolve, reject });
+      w.postMessage(msg, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
