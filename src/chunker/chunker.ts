@@ -1,13 +1,14 @@
-// restic's content-defined chunker (restic-format.md §11.5, §11.7), streaming: fed pieces of any
-// size, it cuts exactly where restic cuts and holds at most one unfinished chunk (≤ 8 MiB).
+// restic's content-defined chunker (restic-format.md §11.5), streaming: fed pieces of any size, it
+// cuts exactly where restic cuts and holds at most one unfinished chunk (≤ 8 MiB).
+import { newRollingState, restartRolling, rollerFor, type Roll } from './rolling.js';
 import { chunkerTables, WINDOW_SIZE } from './tables.js';
+
+export { SPLIT_MASK } from './rolling.js';
 
 /** Smallest chunk restic cuts (except a file's last chunk). */
 export const MIN_CHUNK_SIZE = 512 * 1024;
 /** Largest chunk restic cuts. */
 export const MAX_CHUNK_SIZE = 8 * 1024 * 1024;
-/** A cut is allowed where the fingerprint's low 20 bits are zero. */
-export const SPLIT_MASK = 0xfffff;
 /** Bytes at the start of each chunk that restic adds without hashing. */
 export const SKIPPED_BYTES = MIN_CHUNK_SIZE - WINDOW_SIZE;
 
@@ -22,32 +23,20 @@ const INITIAL_PENDING = 64 * 1024;
 export class Chunker {
   /** The polynomial this chunker rolls with. */
   readonly polynomial: bigint;
-  // Tables viewed as Int32Array: V8 keeps the loop in int32 registers (no uint32→double detours).
-  private readonly outHi: Int32Array;
-  private readonly outLo: Int32Array;
-  private readonly modHi: Int32Array;
-  private readonly modLo: Int32Array;
-  private readonly degree: number;
+  private readonly roll: Roll;
   // Bytes of the current chunk that arrived in earlier pushes.
   private pending: Buffer = Buffer.alloc(0);
   private pendingLength = 0;
   // Bytes of the current chunk so far (pending plus what the running push has passed).
   private count = 0;
-  // Rolling hash: the last 64 hashed bytes and the 53-bit digest as 32-bit halves.
+  // The last 64 hashed bytes and the digest (see rolling.ts).
   private readonly window = new Uint8Array(WINDOW_SIZE);
-  private wpos = 0;
-  // [hi, lo] in an Int32Array: object fields would flip between small-integer and double storage.
-  private readonly state = new Int32Array(2);
+  private readonly state = newRollingState();
 
   /** A chunker for `polynomial` (a CairnError if its degree is unusable, see tables.ts). */
   constructor(polynomial: bigint) {
-    const t = chunkerTables(polynomial);
     this.polynomial = polynomial;
-    this.degree = t.degree;
-    this.outHi = new Int32Array(t.outHi.buffer, t.outHi.byteOffset, 256);
-    this.outLo = new Int32Array(t.outLo.buffer, t.outLo.byteOffset, 256);
-    this.modHi = new Int32Array(t.modHi.buffer, t.modHi.byteOffset, 256);
-    this.modLo = new Int32Array(t.modLo.buffer, t.modLo.byteOffset, 256);
+    this.roll = rollerFor(chunkerTables(polynomial));
   }
 
   /** Feeds the next bytes of the current file; returns the chunks they complete (often none). */
@@ -63,13 +52,13 @@ export class Chunker {
         const step = Math.min(n - pos, SKIPPED_BYTES - count);
         pos += step;
         count += step;
-        if (count === SKIPPED_BYTES) this.startHashing();
+        if (count === SKIPPED_BYTES) restartRolling(this.state, this.window);
         continue;
       }
       const limit = Math.min(n, pos + (MAX_CHUNK_SIZE - count));
       // A cut after data[i] needs count ≥ MIN after that byte, i.e. i ≥ checkFrom.
       const checkFrom = pos + (MIN_CHUNK_SIZE - count) - 1;
-      const cut = this.degree >= 40 ? this.roll(data, pos, limit, checkFrom) : this.rollLowDegree(data, pos, limit, checkFrom);
+      const cut = this.roll(data, pos, limit, checkFrom, this.window, this.state);
       const end = cut >= 0 ? cut : limit;
       count += end - pos;
       pos = end;
@@ -96,105 +85,6 @@ export class Chunker {
   reset(): void {
     this.pendingLength = 0;
     this.count = 0;
-  }
-
-  /** restic's state after reset: an all-zero window into which one byte `1` has slid. */
-  private startHashing(): void {
-    this.window.fill(0);
-    this.window[0] = 1;
-    this.wpos = 1;
-    this.state[0] = 0;
-    this.state[1] = 1;
-  }
-
-  /**
-   * Rolls data[from..to) into the hash (degree ≥ 40: the top byte lies in `hi`). Returns the index
-   * just after the first byte at or past `checkFrom` where the split mask matches, or -1.
-   */
-  private roll(data: Uint8Array, from: number, to: number, checkFrom: number): number {
-    const outHi = this.outHi, outLo = this.outLo, modHi = this.modHi, modLo = this.modLo;
-    const win = this.window, state = this.state;
-    const shift = this.degree - 40;
-    let wpos = this.wpos, hi = state[0], lo = state[1];
-    let cut = -1;
-    let i = from;
-    // The first 64 bytes push out bytes of earlier pushes, kept in the window.
-    const head = Math.min(to, from + WINDOW_SIZE);
-    for (; i < head; i++) {
-      const b = data[i];
-      const o = win[wpos];
-      win[wpos] = b;
-      wpos = (wpos + 1) & 63;
-      hi ^= outHi[o];
-      lo ^= outLo[o];
-      const idx = (hi >>> shift) & 0xff;
-      hi = (hi << 8) | (lo >>> 24);
-      lo = (lo << 8) | b;
-      hi ^= modHi[idx];
-      lo ^= modLo[idx];
-      if ((lo & SPLIT_MASK) === 0 && i >= checkFrom) {
-        cut = i + 1;
-        break;
-      }
-    }
-    if (cut < 0 && i < to) {
-      // The hot loop: the byte leaving the window is data[i − 64], no window bookkeeping.
-      for (; i < to; i++) {
-        const o = data[i - WINDOW_SIZE];
-        hi ^= outHi[o];
-        lo ^= outLo[o];
-        const idx = (hi >>> shift) & 0xff;
-        hi = (hi << 8) | (lo >>> 24);
-        lo = (lo << 8) | data[i];
-        hi ^= modHi[idx];
-        lo ^= modLo[idx];
-        if ((lo & SPLIT_MASK) === 0 && i >= checkFrom) {
-          cut = i + 1;
-          break;
-        }
-      }
-      if (cut < 0) {
-        win.set(data.subarray(to - WINDOW_SIZE, to), 0);
-        wpos = 0;
-      }
-    }
-    this.wpos = wpos;
-    state[0] = hi;
-    state[1] = lo;
-    return cut;
-  }
-
-  /** `roll` for degrees below 40, where the top byte of the digest straddles `hi` and `lo`. */
-  private rollLowDegree(data: Uint8Array, from: number, to: number, checkFrom: number): number {
-    const outHi = this.outHi, outLo = this.outLo, modHi = this.modHi, modLo = this.modLo;
-    const win = this.window;
-    // Shifts are taken mod 32 in JS: for degree ≤ 32, hi is 0 and `hi << 32` (= hi) is harmless.
-    const up = 40 - this.degree;
-    const down = this.degree - 8;
-    const state = this.state;
-    let wpos = this.wpos, hi = state[0], lo = state[1];
-    let cut = -1;
-    for (let i = from; i < to; i++) {
-      const b = data[i];
-      const o = win[wpos];
-      win[wpos] = b;
-      wpos = (wpos + 1) & 63;
-      hi ^= outHi[o];
-      lo ^= outLo[o];
-      const idx = ((hi << up) | (lo >>> down)) & 0xff;
-      hi = (hi << 8) | (lo >>> 24);
-      lo = (lo << 8) | b;
-      hi ^= modHi[idx];
-      lo ^= modLo[idx];
-      if ((lo & SPLIT_MASK) === 0 && i >= checkFrom) {
-        cut = i + 1;
-        break;
-      }
-    }
-    this.wpos = wpos;
-    state[0] = hi;
-    state[1] = lo;
-    return cut;
   }
 
   /** The current chunk: pending bytes followed by data[from..to), as one new Buffer. */

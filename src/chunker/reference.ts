@@ -1,7 +1,8 @@
 // A slow, stateless statement of where restic cuts (restic-format.md §11.6), kept apart from the
 // rolling tables so tests can check the fast chunker against the definition itself.
 import { polynomialMod } from './polynomial.js';
-import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SPLIT_MASK } from './chunker.js';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './chunker.js';
+import { SPLIT_MASK } from './rolling.js';
 import { WINDOW_SIZE } from './tables.js';
 
 /**

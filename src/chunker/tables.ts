@@ -18,6 +18,8 @@ export interface ChunkerTables {
   readonly outLo: Uint32Array;
   readonly modHi: Uint32Array;
   readonly modLo: Uint32Array;
+  /** The same four tables for the hot loop, as int32 in one array: outHi, outLo, modHi, modLo at 0/256/512/768. */
+  readonly packed: Int32Array;
 }
 
 const cache = new Map<bigint, ChunkerTables>();
@@ -56,5 +58,7 @@ function buildTables(pol: bigint): ChunkerTables {
     modHi[b] = Number(m >> 32n);
     modLo[b] = Number(m & 0xffffffffn);
   }
-  return { polynomial: pol, degree: k, outHi, outLo, modHi, modLo };
+  const packed = new Int32Array(1024);
+  [outHi, outLo, modHi, modLo].forEach((table, i) => packed.set(new Int32Array(table.buffer), i * 256));
+  return { polynomial: pol, degree: k, outHi, outLo, modHi, modLo, packed };
 }

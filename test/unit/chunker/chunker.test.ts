@@ -118,6 +118,28 @@ test('a polynomial of degree below 40 (its top byte straddles the 32-bit halves)
   assert.deepEqual(cutPoints(pol, data, [1_000_003]), reference);
 });
 
+test('chunkers of two repositories (two polynomials) used side by side each cut as defined', () => {
+  // The first polynomial a process uses gets a specialised loop, later ones the generic loop.
+  const other = parsePolynomial('3da3358b4dc173'); // restic/chunker's test polynomial
+  const data = pseudoRandom('two-repos', 2 * MiB);
+  const a = new Chunker(polynomial);
+  const b = new Chunker(other);
+  const endsA: number[] = [];
+  const endsB: number[] = [];
+  const toEndA = endOffsets();
+  const toEndB = endOffsets();
+  for (let p = 0; p < data.length; p += 100_000) {
+    const piece = data.subarray(p, p + 100_000);
+    endsA.push(...a.push(piece).map(toEndA));
+    endsB.push(...b.push(piece).map(toEndB));
+  }
+  endsA.push(...a.finish().map(toEndA));
+  endsB.push(...b.finish().map(toEndB));
+  assert.deepEqual(endsA, referenceCutPoints(polynomial, data));
+  assert.deepEqual(endsB, referenceCutPoints(other, data));
+  assert.notDeepEqual(endsA, endsB);
+});
+
 test('finish() ends a file and the next file starts a fresh chunk', () => {
   const a = pseudoRandom('file-a', 2 * MiB);
   const b = pseudoRandom('file-b', 100_000);
