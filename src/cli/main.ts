@@ -8,7 +8,15 @@ import { registerRestore } from './commands/restore.js';
 import { registerCat } from './commands/cat.js';
 import { registerCheck } from './commands/check.js';
 import { registerUnlock } from './commands/unlock.js';
+import { registerForget } from './commands/forget.js';
+import { registerPrune } from './commands/prune.js';
+import { registerCopy } from './commands/copy.js';
+import { registerCleanup } from './commands/cleanup.js';
 import { registerStackCommands } from './commands/components.js';
+import { registerStats } from './commands/stats.js';
+import { registerDiff } from './commands/diff.js';
+import { registerKey } from './commands/key.js';
+import { registerExport } from './commands/export.js';
 
 /** Builds the cairn command tree. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -33,7 +41,7 @@ Start here:
   cairn snapshots                   list snapshots
   cairn restore latest --target /tmp/r
   cairn check --read-data           prove the backups can be read back`);
-  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock, registerStackCommands]) register(program);
+  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock, registerForget, registerPrune, registerCopy, registerCleanup, registerStackCommands, registerStats, registerDiff, registerKey, registerExport]) register(program);
   return program;
 }
 
