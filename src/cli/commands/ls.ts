@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CairnError } from '../../errors.js';
 import type { Node } from '../../repo/node.js';
-import type { Repository } from '../../repo/repository.js';
+import { findNode, walkTree } from '../../engine/treeWalker.js';
 import { snapshotToResticJson } from '../../repo/snapshotCodec.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { printJson } from '../output.js';
@@ -24,20 +24,6 @@ export function splitSnapshotPath(ref: string): { snapshot: string; subpath: str
   if (i < 0) return { snapshot: ref, subpath: '/' };
   const sub = ref.slice(i + 1) || '/';
   return { snapshot: ref.slice(0, i), subpath: sub.startsWith('/') ? sub : `/${sub}` };
-}
-
-/** Finds the tree id of a folder inside a snapshot's tree (`/` is the root). */
-export async function resolveSubtree(repo: Repository, rootTree: string, subpath: string): Promise<{ tree?: string; node?: Node }> {
-  let tree = rootTree;
-  let node: Node | undefined;
-  for (const part of subpath.split('/').filter(Boolean)) {
-    const t = await repo.loadTree(tree);
-    node = t.nodes.find((n) => n.name === part);
-    if (!node) throw new CairnError('no-such-path', `${subpath} is not in the snapshot`, 'List the snapshot with `cairn ls SNAPSHOT` to see its paths.');
-    if (node.type !== 'dir') return { node };
-    tree = node.subtree!;
-  }
-  return { tree, node };
 }
 
 /** `cairn ls SNAPSHOT[:/path]`: list the files of a snapshot. */
@@ -70,20 +56,17 @@ export function registerLs(program: Command): void {
             process.stdout.write(`${goModeString(n.mode ?? 0)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(n.size ?? 0).padStart(10)} ${displayTime(n.mtime)} ${p}${n.type === 'symlink' ? ` -> ${n.linktarget}` : ''}\n`);
           } else process.stdout.write(`${p}\n`);
         };
-        const { tree, node } = await resolveSubtree(repo, snap.tree, subpath);
-        if (!tree && node) {
-          print(node, subpath);
+        const found = await findNode(repo, snap.tree, subpath);
+        if (!found) throw new CairnError('no-such-path', `${subpath} is not in the snapshot`, 'List the snapshot with `cairn ls SNAPSHOT` to see its paths.');
+        const treeId = found.treeId ?? (found.node?.type === 'dir' ? found.node.subtree : undefined);
+        if (!treeId) {
+          print(found.node!, subpath);
           return;
         }
-        const base = subpath === '/' ? '' : subpath.replace(/\/$/, '');
-        const walk = async (treeId: string, dir: string): Promise<void> => {
-          for (const n of (await repo.loadTree(treeId)).nodes) {
-            const p = `${dir}/${n.name}`;
-            print(n, p);
-            if (recursive && n.type === 'dir' && n.subtree) await walk(n.subtree, p);
-          }
-        };
-        await walk(tree!, base);
+        await walkTree(repo, treeId, (p, n) => {
+          print(n, p);
+          return recursive;
+        }, subpath === '/' ? '/' : subpath.replace(/\/$/, ''));
       } finally {
         await repo.close();
       }

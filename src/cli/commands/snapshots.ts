@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { snapshotToResticJson } from '../../repo/snapshotCodec.js';
 import type { Snapshot } from '../../repo/snapshot.js';
+import { matchesFilter as engineMatches, parseTagList } from '../../engine/snapshotFilter.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { printJson, renderTable } from '../output.js';
 
@@ -13,12 +14,9 @@ export function displayTime(rfc3339: string): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** Applies restic's --host / --tag / --path filters (tags "a,b" = both; several --tag = any). */
+/** The CLI's --host / --tag / --path options applied with restic's rules (tags "a,b" = both; several --tag = any). */
 export function matchesFilter(s: Snapshot, f: { host?: string[]; tag?: string[]; path?: string[] }): boolean {
-  if (f.host?.length && !f.host.includes(s.hostname ?? '')) return false;
-  if (f.tag?.length && !f.tag.some((group) => group.split(',').every((t) => (s.tags ?? []).includes(t)))) return false;
-  if (f.path?.length && !f.path.every((p) => s.paths.includes(p))) return false;
-  return true;
+  return engineMatches(s, { hosts: f.host, tags: f.tag?.map(parseTagList), paths: f.path });
 }
 
 /** `cairn snapshots`: list snapshots as a table, or as restic's JSON. */
