@@ -153,6 +153,17 @@ export class PodmanClient implements PodmanContainerControl {
     }
   }
 
+  /** `podman <kind> inspect NAME` as JSON; undefined when podman answers "no such <kind>". */
+  private async inspect(kind: 'volume' | 'container' | 'image', name: string): Promise<Json | undefined> {
+    try {
+      const [first] = await this.json<Json[]>([kind, 'inspect', '--format', 'json', name]);
+      return first;
+    } catch (err) {
+      if (err instanceof PodmanCommandError && /no such|not known|image not known/i.test(err.failure.stderrTail)) return undefined;
+      throw err;
+    }
+  }
+
   /** True when the volume exists. */
   volumeExists(name: string): Promise<boolean> {
     return this.succeeds(['volume', 'exists', name]);
@@ -160,8 +171,7 @@ export class PodmanClient implements PodmanContainerControl {
 
   /** The volume's driver, mountpoint, labels and options; undefined when it does not exist. */
   async volumeInspect(name: string): Promise<PodmanVolumeInfo | undefined> {
-    if (!(await this.volumeExists(name))) return undefined;
-    const [v] = await this.json<Json[]>(['volume', 'inspect', '--format', 'json', name]);
+    const v = await this.inspect('volume', name);
     if (!v) return undefined;
     return { name: String(v.Name), driver: String(v.Driver ?? 'local'), mountpoint: String(v.Mountpoint ?? ''), labels: record(v.Labels), options: record(v.Options) };
   }
@@ -214,8 +224,7 @@ export class PodmanClient implements PodmanContainerControl {
 
   /** A container's image, state, create command and volumes; undefined when it does not exist. */
   async containerInspect(idOrName: string): Promise<PodmanContainerInfo | undefined> {
-    if (!(await this.succeeds(['container', 'exists', idOrName]))) return undefined;
-    const [c] = await this.json<Json[]>(['container', 'inspect', '--format', 'json', idOrName]);
+    const c = await this.inspect('container', idOrName);
     if (!c) return undefined;
     const config = (c.Config ?? {}) as Json;
     const state = (c.State ?? {}) as Json;
@@ -256,8 +265,7 @@ export class PodmanClient implements PodmanContainerControl {
 
   /** An image's id and digests; undefined when it is gone. */
   async imageInspect(id: string): Promise<PodmanImageInfo | undefined> {
-    if (!(await this.succeeds(['image', 'exists', id]))) return undefined;
-    const [i] = await this.json<Json[]>(['image', 'inspect', '--format', 'json', id]);
+    const i = await this.inspect('image', id);
     if (!i) return undefined;
     return { id: String(i.Id), ...(typeof i.Digest === 'string' ? { digest: i.Digest } : {}), repoDigests: Array.isArray(i.RepoDigests) ? (i.RepoDigests as unknown[]).map(String) : [] };
   }
