@@ -383,6 +383,7 @@ async function verifyPack(repo: Repository, packId: string, size: number, indexB
   let winStart = 0;
   let pos = 0;
   let k = 0;
+  const decoding: Promise<void>[] = [];
   try {
     while (pos < size) {
       const len = Math.min(segmentSize, size - pos);
@@ -395,11 +396,13 @@ async function verifyPack(repo: Repository, packId: string, size: number, indexB
       while (k < blobs.length && blobs[k]!.offset + blobs[k]!.length <= pos) {
         const b = blobs[k++]!;
         const sealed = win.subarray(b.offset - winStart, b.offset - winStart + b.length);
-        try {
-          repo.decodeBlob(b.type as BlobType, b.id, locOf(packId, b), sealed);
-        } catch (err) {
-          packError('damaged-blob', `${b.type} blob ${b.id} is damaged: ${describeError(err)}`, b.id);
-        }
+        // decoded on worker threads; a few at a time so both cores work while the next segment is read
+        const p = repo.decodeBlobAsync(b.type as BlobType, b.id, locOf(packId, b), sealed).then(
+          () => undefined,
+          (err) => packError('damaged-blob', `${b.type} blob ${b.id} is damaged: ${describeError(err)}`, b.id),
+        );
+        decoding.push(p);
+        if (decoding.length >= 4) await decoding.shift();
       }
       const keepFrom = k < blobs.length ? Math.min(blobs[k]!.offset, pos) : pos;
       if (keepFrom > winStart) {
@@ -408,9 +411,11 @@ async function verifyPack(repo: Repository, packId: string, size: number, indexB
       }
     }
   } catch (err) {
+    await Promise.all(decoding);
     packError('pack-unreadable', `cannot be read: ${describeError(err)}`);
     return bytes;
   }
+  await Promise.all(decoding);
   const actual = hash.digest('hex');
   if (actual !== packId) packError('pack-hash', `the file's SHA-256 is ${actual}, not its name: the file is damaged`);
   return bytes;

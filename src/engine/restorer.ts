@@ -478,7 +478,7 @@ class RestoreRun {
             let plain: Buffer;
             try {
               if (!buf) throw new Error('range read failed');
-              plain = repo.decodeBlob('data', blob.id, blob.loc, buf.subarray(blob.loc.offset - start, blob.loc.offset - start + blob.loc.length));
+              plain = await repo.decodeBlobAsync('data', blob.id, blob.loc, buf.subarray(blob.loc.offset - start, blob.loc.offset - start + blob.loc.length));
             } catch {
               try {
                 plain = await repo.loadBlob('data', blob.id);

@@ -6,8 +6,19 @@ import type { CodecRequest, CodecResponse } from './blobCodecWorker.js';
 import type { BlobType } from './ids.js';
 
 interface Pending {
-  resolve: (r: EncodedBlob) => void;
+  resolve: (r: EncodedBlob | Buffer) => void;
   reject: (e: Error) => void;
+}
+
+/** A blob a worker could not decode, with the reason (mac, decompress, length, id). */
+export class WorkerDecodeError extends Error {
+  constructor(
+    message: string,
+    readonly reason: string | undefined,
+  ) {
+    super(message);
+    this.name = 'WorkerDecodeError';
+  }
 }
 
 /** Starts the codec worker; from TypeScript sources (tests run through tsx) it registers tsx inside the worker first. */
@@ -53,7 +64,8 @@ export class BlobCodecPool {
     if (!p) return;
     this.pending.delete(m.job);
     if (--this.load[worker]! === 0) this.workers[worker]!.unref();
-    if ('error' in m) p.reject(new Error(m.error));
+    if ('error' in m) p.reject(new WorkerDecodeError(m.error, m.reason));
+    else if ('plain' in m) p.resolve(Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength));
     else {
       const r: EncodedBlob = { sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) };
       if (m.uncompressedLength) r.uncompressedLength = m.uncompressedLength;
@@ -66,21 +78,29 @@ export class BlobCodecPool {
     this.pending.clear();
   }
 
-  /** Compresses and seals `plaintext` on a worker. The buffer may be handed over (do not reuse it). */
-  encode(type: BlobType, plaintext: Buffer): Promise<EncodedBlob> {
+  private submit<T extends EncodedBlob | Buffer>(make: (job: number) => CodecRequest, data: Uint8Array): Promise<T> {
     if (this.closed) return Promise.reject(new Error('blob codec pool is closed'));
     let best = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
     const job = this.nextJob++;
     const w = this.workers[best]!;
     if (this.load[best]!++ === 0) w.ref();
-    const own = plaintext.byteOffset === 0 && plaintext.buffer.byteLength === plaintext.length && plaintext.length >= 4096;
-    const data = own ? plaintext : Uint8Array.prototype.slice.call(plaintext);
-    const msg: CodecRequest = { op: 'encode', job, type, data };
-    return new Promise((resolve, reject) => {
-      this.pending.set(job, { resolve, reject });
-      w.postMessage(msg, [data.buffer as ArrayBuffer]);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(job, { resolve: resolve as (r: EncodedBlob | Buffer) => void, reject });
+      w.postMessage(make(job), [data.buffer as ArrayBuffer]);
     });
+  }
+
+  /** Compresses and seals `plaintext` on a worker. The buffer may be handed over (do not reuse it). */
+  encode(type: BlobType, plaintext: Buffer): Promise<EncodedBlob> {
+    const data = transferable(plaintext);
+    return this.submit<EncodedBlob>((job) => ({ op: 'encode', job, type, data }), data);
+  }
+
+  /** Opens a sealed blob on a worker and checks it hashes to `id`; rejects with WorkerDecodeError. */
+  decode(id: string, sealed: Uint8Array, uncompressedLength?: number): Promise<Buffer> {
+    const data = transferable(sealed);
+    return this.submit<Buffer>((job) => ({ op: 'decode', job, id, data, uncompressedLength }), data);
   }
 
   /** Stops the workers. */
@@ -88,4 +108,10 @@ export class BlobCodecPool {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** The bytes as a buffer that can be moved to a worker: itself when it owns its memory, else a copy. */
+function transferable(b: Uint8Array): Uint8Array {
+  const own = b.byteOffset === 0 && b.buffer.byteLength === b.length && b.length >= 4096;
+  return own ? b : Uint8Array.prototype.slice.call(b);
 }

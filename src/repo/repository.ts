@@ -6,7 +6,7 @@ import { newMasterKey } from '../crypto/masterKey.js';
 import { open, seal, sealOverhead, MacError } from '../crypto/sealedBox.js';
 import { createKeyFile, openKeyFile, defaultKdfParams, type KdfParams, type KeyFileData } from '../crypto/keyFile.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode, type EncodedBlob } from './blobCodec.js';
-import { BlobCodecPool } from './blobCodecPool.js';
+import { BlobCodecPool, WorkerDecodeError } from './blobCodecPool.js';
 import { sha256Hex, type BlobType } from './ids.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
 import { PackWriter, defaultPackSize, type FinishedPack } from './packWriter.js';
@@ -233,7 +233,7 @@ export class Repository {
     for (const loc of locations) {
       try {
         const sealed = await this.backend.read({ type: 'pack', name: loc.packId }, loc.offset, loc.length);
-        return this.decodeBlob(type, id, loc, sealed);
+        return await this.decodeBlobAsync(type, id, loc, sealed);
       } catch (err) {
         lastError = err;
       }
@@ -256,6 +256,22 @@ export class Repository {
     }
     if (sha256Hex(plain) !== id) throw new CairnError('damaged-blob', `${where} does not match its id`, remedy);
     return plain;
+  }
+
+  /**
+   * Like decodeBlob, but the work (MAC, decryption, decompression, hashing)
+   * runs on a worker thread for big blobs, so several can be opened at once.
+   */
+  async decodeBlobAsync(type: BlobType, id: string, loc: BlobLocation, sealed: Buffer): Promise<Buffer> {
+    if (sealed.length < 16 * 1024 || sealed.length !== loc.length || !workersEnabled()) return this.decodeBlob(type, id, loc, sealed);
+    try {
+      return await this.pool().decode(id, sealed, loc.uncompressedLength);
+    } catch (err) {
+      if (!(err instanceof WorkerDecodeError)) throw err;
+      const where = `${type} blob ${id.slice(0, 8)} in pack ${loc.packId.slice(0, 8)}`;
+      const what: Record<string, string> = { mac: 'is damaged (MAC check failed)', decompress: 'does not decompress', length: 'has the wrong length after decompression', id: 'does not match its id' };
+      throw new CairnError('damaged-blob', `${where} ${what[err.reason ?? ''] ?? `cannot be decoded: ${err.message}`}`, 'The pack is damaged; run `cairn check --read-data` to list damaged packs, then `restic repair packs` or restore the pack from a copy.');
+    }
   }
 
   /**
