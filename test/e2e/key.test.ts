@@ -108,3 +108,16 @@ test('key add without a new password says how to give one', async () => {
   assert.match(r.stderr, /no new password given/);
   assert.match(r.stderr, /CAIRN_NEW_PASSWORD/);
 });
+
+test('key passwd on the embedded default repository keeps its generated password file in step', async () => {
+  const home = path.join(tmp, 'home');
+  const envDefault = { CAIRN_DATA_DIR: path.join(home, 'data'), CAIRN_CONFIG_DIR: path.join(home, 'config') };
+  const first = await runCairn(['backup', path.join(tmp, 'data')], { env: envDefault });
+  assert.equal(first.code, 0, first.stderr);
+  const r = await runCairn(['key', 'passwd'], { env: { ...envDefault, CAIRN_NEW_PASSWORD: 'chosen-by-user' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await fs.readFile(path.join(home, 'config', 'password'), 'utf8'), 'chosen-by-user\n');
+  const after = await runCairn(['snapshots', '--json'], { env: envDefault });
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal((JSON.parse(after.stdout) as unknown[]).length, 1);
+});
