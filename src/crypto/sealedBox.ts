@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
-import { poly1305 } from '@noble/ciphers/_poly1305.js';
 import type { CryptoKey } from './masterKey.js';
+import { poly1305Wasm } from './wasm/poly1305.js';
 
 /** Bytes a sealed box adds to its plaintext: 16-byte IV in front, 16-byte MAC behind. */
 export const sealOverhead = 32;
@@ -19,7 +19,8 @@ function mac(key: CryptoKey, iv: Buffer, ciphertext: Uint8Array): Buffer {
   aes.setAutoPadding(false);
   const s = aes.update(iv);
   const oneTimeKey = Buffer.concat([key.macR, s]);
-  return Buffer.from(poly1305(ciphertext, oneTimeKey));
+  const tag = poly1305Wasm(ciphertext, oneTimeKey);
+  return Buffer.from(tag.buffer, tag.byteOffset, tag.length);
 }
 
 /** Encrypts and authenticates `plaintext`: IV ‖ AES-256-CTR ciphertext ‖ Poly1305-AES tag. */
