@@ -16,6 +16,12 @@ function find(dir) {
   return out;
 }
 
+// CLI tests run the built package (bin/cairn.js → dist/); build it unless `npm test` just did.
+if (process.env.CAIRN_TEST_BUILT !== '1') {
+  const b = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  if (b.status !== 0) process.exit(b.status ?? 1);
+}
+
 const filters = process.argv.slice(2);
 const files = find('test').filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
 if (files.length === 0) {

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCairn, runRestic } from '../helpers/cli.js';
+import { cairnArgv, runCairn, runRestic } from '../helpers/cli.js';
 import { generateTree } from '../helpers/treeGen.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,7 +28,7 @@ after(async () => {
 
 /** Starts a backup and SIGKILLs it once its first pack has been written. */
 async function killMidway(): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/entry.ts'), 'backup', '-r', repo, src], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [...cairnArgv(), 'backup', '-r', repo, src], { env: { ...process.env, ...env }, stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCairn, runRestic } from '../helpers/cli.js';
+import { cairnArgv, runCairn, runRestic } from '../helpers/cli.js';
 
 // What `cairn backup` leaves out and how it reports what it could not read.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -79,7 +79,7 @@ test('a file that cannot be read is reported, the backup finishes, and the exit 
   await fs.chmod(userRepo, 0o777);
   const run = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', path.join(root, 'src/cli/entry.ts'), ...args], {
+      const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, ...cairnArgv(), ...args], {
         cwd: root,
         env: { ...process.env, ...env, HOME: tmp, CAIRN_WORKERS: process.env.CAIRN_WORKERS ?? '' },
       });

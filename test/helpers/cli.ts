@@ -11,10 +11,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the cairn CLI (from source, through tsx) with the given arguments and environment. */
+/**
+ * Node arguments that start the cairn CLI: the built package (bin/cairn.js, what
+ * users run; `npm test` and scripts/run-tests.mjs build it first), or the
+ * TypeScript sources through tsx when CAIRN_TEST_CLI=tsx.
+ */
+export function cairnArgv(): string[] {
+  if (process.env.CAIRN_TEST_CLI === 'tsx') return ['--import', 'tsx', path.join(root, 'src/cli/entry.ts')];
+  return [path.join(root, 'bin/cairn.js')];
+}
+
+/** Runs the cairn CLI with the given arguments and environment. */
 export function runCairn(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/entry.ts'), ...args], {
+    const child = spawn(process.execPath, [...cairnArgv(), ...args], {
       cwd: opts.cwd ?? root,
       env: { ...process.env, CAIRN_PASSWORD: undefined, RESTIC_PASSWORD: undefined, CAIRN_REPOSITORY: undefined, RESTIC_REPOSITORY: undefined, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
