@@ -1,5 +1,6 @@
 import { CairnError, describeError } from '../errors.js';
 import { backupComponent } from './backupComponent.js';
+import { applyComponentRetention } from './componentRetention.js';
 import { pickComponentSnapshot } from './componentSnapshots.js';
 import { componentConfig, type OrchestratorContext } from './context.js';
 import { checkHealth } from './healthCheck.js';
@@ -40,13 +41,22 @@ function selected(ctx: OrchestratorContext, names: readonly string[], order: 'ba
  * Backs up components in dependency order, one snapshot each. A component's
  * failure does not stop the others; each gets an outcome with a remedy.
  */
-export async function backupComponents(ctx: OrchestratorContext, names: readonly string[], opts: { reason?: string; kind?: 'manual' | 'automatic' } = {}): Promise<ComponentOutcome[]> {
+export async function backupComponents(ctx: OrchestratorContext, names: readonly string[], opts: { reason?: string; kind?: 'manual' | 'automatic'; retention?: boolean } = {}): Promise<ComponentOutcome[]> {
   const out: ComponentOutcome[] = [];
   for (const name of selected(ctx, names, 'backup')) {
     const started = Date.now();
     try {
       const r = await backupComponent(ctx, name, { reason: opts.reason ?? 'manual', kind: opts.kind ?? 'manual' });
-      out.push({ component: name, status: 'ok', snapshot: r.snapshot.id, durationMs: Date.now() - started });
+      const outcome: ComponentOutcome = { component: name, status: 'ok', snapshot: r.snapshot.id, durationMs: Date.now() - started };
+      if (opts.retention !== false) {
+        try {
+          const kept = await applyComponentRetention(ctx, name);
+          if (kept.removed.length) outcome.message = `retention removed ${kept.removed.length} old snapshot(s)`;
+        } catch (err) {
+          outcome.message = `backup ok; retention skipped: ${describeError(err)}`;
+        }
+      }
+      out.push(outcome);
     } catch (err) {
       out.push(failed(name, err, started));
     }
@@ -64,7 +74,7 @@ export async function teardownComponents(ctx: OrchestratorContext, names: readon
   const order = selected(ctx, names, 'teardown');
   const backups = new Map<string, ComponentOutcome>();
   if (!opts.noBackup) {
-    for (const o of await backupComponents(ctx, order, { reason: 'before-teardown', kind: 'automatic' })) backups.set(o.component, o);
+    for (const o of await backupComponents(ctx, order, { reason: 'before-teardown', kind: 'automatic', retention: false })) backups.set(o.component, o);
   }
   const out: ComponentOutcome[] = [];
   for (const name of order) {
