@@ -54,7 +54,7 @@ export class ProgressReporter {
   ) {}
 
   /** Updates the display; `total` may be unknown (0). */
-  update(done: number, total: number, detail: Record<string, number | string> = {}): void {
+  update(done: number, total: number, detail: Record<string, unknown> = {}): void {
     if (this.json) {
       const now = Date.now();
       if (now - this.lastJson < 1000) return;

@@ -9,6 +9,7 @@ import type { Repository } from '../repo/repository.js';
 import { formatLocalGoTime, parseGoTime } from '../repo/timeFormat.js';
 import { ExcludeFilter } from './excludeFilter.js';
 import { nodeFromStat } from './nodeFromStat.js';
+import { startScan, type ScanTotals } from './scanner.js';
 import { groupName, userName } from './userNames.js';
 
 /**
@@ -47,6 +48,9 @@ export interface ArchiveStats {
 export interface ArchiveProgress {
   filesDone: number;
   bytesDone: number;
+  /** Totals counted ahead by the scanner (0 while unknown). */
+  totalFiles: number;
+  totalBytes: number;
   currentFiles: string[];
 }
 
@@ -64,6 +68,8 @@ export interface ArchiveOptions {
   onProgress?: (p: ArchiveProgress) => void;
   /** Time used for the metadata of virtual folders. */
   time?: Date;
+  /** Filesystem paths to count ahead for progress totals. */
+  scanPaths?: string[];
 }
 
 const readSize = 1024 * 1024;
@@ -114,7 +120,10 @@ export class Archiver {
     this.opts = opts;
     this.filter = new ExcludeFilter(opts.excludes ?? []);
     this.virtualTime = formatLocalGoTime(BigInt((opts.time ?? new Date()).getTime()) * 1_000_000n);
+    if (opts.onProgress && opts.scanPaths?.length) this.totals = startScan(opts.scanPaths, this.filter);
   }
+
+  private totals: ScanTotals | undefined;
 
   /** Archives `entries` as the root tree; returns its id. */
   async archive(entries: ArchiveEntry[]): Promise<string> {
@@ -364,7 +373,7 @@ export class Archiver {
   private progress(extraBytes: number): void {
     this.filesDone++;
     this.bytesDone += extraBytes;
-    this.opts.onProgress?.({ filesDone: this.filesDone, bytesDone: this.bytesDone, currentFiles: [...this.current] });
+    this.opts.onProgress?.({ filesDone: this.filesDone, bytesDone: this.bytesDone, totalFiles: this.totals?.files ?? 0, totalBytes: this.totals?.bytes ?? 0, currentFiles: [...this.current] });
   }
 
   private reportError(p: string, err: unknown): void {

@@ -11,6 +11,8 @@ export const programVersion = 'cairn 0.1.0';
 
 /** Options of a backup run (`cairn backup` and library callers). */
 export interface BackupOptions extends Omit<ArchiveOptions, 'parentTree' | 'time'> {
+  /** (set by backupPaths) paths counted ahead for progress totals. */
+  scanPaths?: string[];
   tags?: string[];
   host?: string;
   time?: Date;
@@ -53,7 +55,7 @@ export async function findParent(repo: Repository, host: string, paths: string[]
 /** Backs up filesystem paths into one snapshot, as `restic backup PATHS` does. */
 export async function backupPaths(repo: Repository, targets: string[], opts: BackupOptions = {}): Promise<BackupResult> {
   const paths = targets.map((t) => path.resolve(t));
-  return backupEntries(repo, await entriesForTargets(targets), paths, opts);
+  return backupEntries(repo, await entriesForTargets(targets), paths, { ...opts, scanPaths: paths });
 }
 
 /**

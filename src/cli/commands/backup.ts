@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { backupEntries, backupPaths, type BackupResult } from '../../engine/backup.js';
 import { ExcludeFilter } from '../../engine/excludeFilter.js';
+import type { ArchiveProgress } from '../../engine/archiver.js';
 import { CairnError, ExitCode } from '../../errors.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { formatBytes, printJson, ProgressReporter } from '../output.js';
@@ -97,7 +98,8 @@ Examples:
         oneFileSystem: opts.oneFileSystem,
         parent: opts.parent,
         force: opts.force,
-        onProgress: (p: { filesDone: number; bytesDone: number; currentFiles: string[] }) => progress.update(p.bytesDone, 0, { files_done: p.filesDone, bytes_done: p.bytesDone }),
+        onProgress: (p: ArchiveProgress) =>
+          progress.update(p.bytesDone, p.totalBytes, { files_done: p.filesDone, bytes_done: p.bytesDone, total_files: p.totalFiles, total_bytes: p.totalBytes, current_files: p.currentFiles.slice(0, 2) }),
         onError: (p: string, err: Error) => {
           if (opts.json) printJson({ message_type: 'error', error: { message: err.message }, during: 'archival', item: p });
           else process.stderr.write(`error: ${p}: ${err.message}\n`);
