@@ -337,6 +337,8 @@ export interface StoredPath {
   path: string;
   item: string;
   kind: 'dir' | 'file';
+  /** Permission bits of a file (a stored stream carries none), so a restored .env stays private. */
+  mode?: number;
 }
 
 /** The `volumes.json` item: what a restore needs to put everything back. */
@@ -555,7 +557,7 @@ export class PodmanSource implements Source {
           continue;
         }
         if (st.isDirectory()) dirs.push(p);
-        else manifest.units.push({ path: p, item: uniqueName(`unit-${path.basename(p)}`, taken), kind: 'file' });
+        else manifest.units.push({ path: p, item: uniqueName(`unit-${path.basename(p)}`, taken), kind: 'file', mode: st.mode & 0o7777 });
       }
       for (const d of dirs) manifest.units.push({ path: d, item: uniqueName(dirs.length === 1 ? 'units' : `units-${slug(d)}`, taken), kind: 'dir' });
       if (this.systemd) {
@@ -594,7 +596,8 @@ export class PodmanSource implements Source {
           this.warn(`bind-mounted ${hostPath} does not exist (not backed up)`);
           continue;
         }
-        manifest.bindMounts.push({ path: hostPath, item: uniqueName(`bind-${slug(hostPath)}`, taken), kind: st.isDirectory() ? 'dir' : 'file' });
+        const kind = st.isDirectory() ? 'dir' : 'file';
+        manifest.bindMounts.push({ path: hostPath, item: uniqueName(`bind-${slug(hostPath)}`, taken), kind, ...(kind === 'file' ? { mode: st.mode & 0o7777 } : {}) });
       }
     }
     const containers: StoredContainer[] = [];
@@ -705,8 +708,7 @@ export class PodmanSource implements Source {
         await fs.mkdir(target, { recursive: true });
         await content.restoreTree(p.item, target);
       } else {
-        const live = await lstatOrUndefined(target);
-        await writeFileAtomically(await content.openStream(p.item), target, live?.isFile() ? live.mode & 0o7777 : 0o644);
+        await writeFileAtomically(await content.openStream(p.item), target, p.mode ?? 0o600);
       }
     } catch (err) {
       if (err instanceof CairnError) throw err;
