@@ -17,7 +17,7 @@ import { restRepos, sftpRepos, type RemoteRepos } from './remote.js';
 import { type BenchResult, type RepoSizes, type StepName, type StepResult, type ToolRun } from './results.js';
 import { footnotes, renderMarkdown, renderTable } from './table.js';
 import { tinyDataSet } from './tiny.js';
-import { cairnBin, cairnTool, resticTool, versions, type Tool, type ToolName } from './tools.js';
+import { cairnBin, cairnTool, resticTool, snapshotCairn, versions, type Tool, type ToolName } from './tools.js';
 import { compare, manifest, type Manifest } from './verify.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -89,8 +89,11 @@ function requireTools(only: ToolName | undefined, bin: string): void {
 /** Flushes dirty pages, so a step does not pay for the previous one's writes. Not timed. */
 const flush = (): void => void spawnSync('sync');
 
+/** The gist of a failure's output: its error lines if it has any (a crash's message, not its stack), else the last lines. */
 function lastLines(s: string, n = 3): string {
-  return s.trim().split('\n').slice(-n).join(' | ').slice(0, 500);
+  const lines = s.trim().split('\n').filter((l) => l.trim() !== '');
+  const errors = lines.filter((l) => /^\s*(\w*Error\b|error:|Fatal|fatal:)/.test(l));
+  return (errors.length ? errors.slice(0, n) : lines.slice(-n)).join(' | ').slice(0, 500);
 }
 
 /** The tool's JSON summary line of a backup, if it printed one. */
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
   try {
     const loadAtStart = os.loadavg();
     log(`case ${opts.case}, size ${formatBytes(size)}, seed "${opts.seed}", work folder ${workDir}; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+    const cairn = snapshotCairn(opts.cairn, path.join(workDir, 'cairn-build'));
     const data = path.join(workDir, 'data');
     mkdirSync(data);
     const t0 = performance.now();
@@ -160,7 +164,7 @@ async function main(): Promise<void> {
     if (opts.case === 'rest') servers = await restRepos();
     const resticCache = path.join(workDir, 'restic-cache');
     const all: Tool[] = [
-      cairnTool(servers?.cairn ?? { location: path.join(workDir, 'repo-cairn'), localDir: path.join(workDir, 'repo-cairn') }, opts.cairn),
+      cairnTool(servers?.cairn ?? { location: path.join(workDir, 'repo-cairn'), localDir: path.join(workDir, 'repo-cairn') }, cairn),
       resticTool(servers?.restic ?? { location: path.join(workDir, 'repo-restic'), localDir: path.join(workDir, 'repo-restic') }, resticCache),
     ];
     const tools = all.filter((t) => opts.only === undefined || t.name === opts.only);
@@ -234,6 +238,7 @@ async function main(): Promise<void> {
     const final = repoSizes();
 
     const notes = [
+      `cairn ran from a copy of its build (bin/, dist/) taken at the start, so a rebuild of the tree during the run changes nothing.`,
       'ratio = cairn / restic (below 1: cairn is faster or smaller). CPU = user + system time of the whole process tree; peak RSS = the largest process (GNU time).',
       `restic runs with its cache in a fresh RESTIC_CACHE_DIR made for this run and kept between steps, as a user's would be (${formatBytes(treeBytes(resticCache))} at the end, not counted in its repository size); it helps restic's incremental and no-change backups. cairn keeps no local cache. restic backs up with --compression auto (its default).`,
       'Page cache: warm for both. The data set is read once before the first backup and again after the mutation; data and repositories fit in RAM. `sync` runs (untimed) after every measured command, so no one pays for the other\'s writeback. The tool that goes first alternates from step to step.',

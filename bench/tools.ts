@@ -1,6 +1,7 @@
 // The two programs under test and their command lines: cairn (this tree's CLI, built into dist/) and
 // the real restic. Both get the same steps on the same data; only the spelling differs.
 import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './measure.js';
@@ -65,6 +66,19 @@ export function resticTool(repo: RepoSpec, cacheDir: string): Tool {
     restore: (target) => cmd('restore', 'latest', '--target', target),
     check: () => cmd('check', '--read-data'),
   };
+}
+
+/**
+ * Copies the built CLI (bin/, dist/, package.json; node_modules linked) into `dest` and returns the
+ * copy's bin/cairn.js. Other people rebuild dist/ while a bench runs; the copy keeps every step on
+ * the same build.
+ */
+export function snapshotCairn(bin: string, dest: string): string {
+  const tree = path.resolve(path.dirname(bin), '..');
+  mkdirSync(dest, { recursive: true });
+  for (const name of ['bin', 'dist', 'package.json']) cpSync(path.join(tree, name), path.join(dest, name), { recursive: true });
+  symlinkSync(path.join(tree, 'node_modules'), path.join(dest, 'node_modules'));
+  return path.join(dest, 'bin', path.basename(bin));
 }
 
 /** Version strings of the tools (cairn: the git commit of the tree holding `bin`), for the results. */
