@@ -91,7 +91,9 @@ function rollWasm(t: ChunkerTables, data: Uint8Array, from: number, to: number, 
   for (let pos = from; pos < to; ) {
     const n = Math.min(PIECE, to - pos);
     memory.set(data.subarray(pos, pos + n), DATA_AT);
-    const cut = w.roll(DATA_AT, DATA_AT + n, DATA_AT + (checkFrom - pos));
+    // Where cuts become allowed, relative to the piece and clamped to it (the module takes i32s).
+    const allowFrom = Math.min(Math.max(checkFrom - pos, 0), n);
+    const cut = w.roll(DATA_AT, DATA_AT + n, DATA_AT + allowFrom);
     if (cut >= 0) return pos + (cut - DATA_AT);
     // The last 64 bytes rolled become the window of the next piece.
     memory.copyWithin(WINDOW_AT, DATA_AT + n - 64, DATA_AT + n);
