@@ -781,7 +781,9 @@ export class PodmanSource implements Source {
 
   /**
    * Teardown: stops the quadlet services, removes the containers using the
-   * volumes, the volumes and the unit files, then reloads systemd. Things
+   * volumes, the volumes and the unit files (everything inside a named quadlet
+   * directory, which the `units` item holds; name single unit files to leave a
+   * shared directory's other units alone), then reloads systemd. Things
    * already gone are listed in `missing` (and passed to onWarning), not thrown.
    */
   async remove(): Promise<void> {

@@ -136,6 +136,14 @@ export async function startPodman(): Promise<TestPodman> {
         await Promise.race([exited, sleep(5000)]);
       }
       cleanupSync();
+      // conmon runs `podman container cleanup` (with this storage's flags) after a container exits, which can
+      // recreate parts of the directory just deleted: wait for those to finish and delete again.
+      for (let i = 0; i < 50; i++) {
+        const busy = spawnSync('pgrep', ['-f', dir]).status === 0;
+        if (!busy && !existsSync(dir)) break;
+        await sleep(100);
+        if (!busy) rmSync(dir, { recursive: true, force: true });
+      }
       live.delete(dir);
     },
   };

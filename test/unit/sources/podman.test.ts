@@ -21,6 +21,7 @@ import { findNode, joinTreePath } from '../../../src/engine/treeWalker.js';
 import { CairnError } from '../../../src/errors.js';
 import { Repository } from '../../../src/repo/repository.js';
 import type { Snapshot } from '../../../src/repo/snapshot.js';
+import { PodmanContainerService, withServicesStopped, type StoppableService } from '../../../src/sources/podmanServices.js';
 import { createCommandAsCreate, PodmanSource, type PodmanManifest, type PodmanSourceOptions, type StoredContainer } from '../../../src/sources/podman.js';
 import type { SourceItem, StoredContent } from '../../../src/sources/source.js';
 import { readOrEmpty, startPodman, writerScript, type TestPodman } from '../../helpers/podman.js';
@@ -237,6 +238,22 @@ describe('PodmanSource', () => {
     assert.ok(readOrEmpty(log).length > size, 'it writes again');
     pm.podman('rm', '--force', '--time', '0', 'journal-writer');
     pm.podman('volume', 'rm', 'journal');
+  });
+
+  test('when stopping a later service fails, the containers already stopped are started again and the stop error is reported', async () => {
+    pm.podman('volume', 'create', 'queue');
+    pm.podman('run', '-d', '--name', 'queue-worker', '--network', 'none', '-v', 'queue:/data', pm.image, 'sh', '-c', writerScript('/data/log'));
+    const src = source({ volumes: ['queue'] });
+    const [worker] = await src.services();
+    assert.ok(worker instanceof PodmanContainerService);
+    // A service of cairn's own interface whose stop fails, as a systemd unit that times out would.
+    const stubborn: StoppableService = { description: 'systemd unit stubborn.service', isRunning: async () => true, stop: async () => { throw new CairnError('systemd-failed', 'stubborn.service did not stop', 'look at it'); }, start: async () => undefined };
+    let ran = false;
+    await assert.rejects(withServicesStopped([worker, stubborn], async () => { ran = true; }), (err: unknown) => err instanceof CairnError && /did not stop/.test(err.message));
+    assert.equal(ran, false, 'nothing is backed up with a service still running');
+    assert.equal(state('queue-worker'), 'running');
+    pm.podman('rm', '--force', '--time', '0', 'queue-worker');
+    pm.podman('volume', 'rm', 'queue');
   });
 
   test('teardown removes containers, volumes and unit files and reports what was missing; restore brings them back and starts the container', async () => {
