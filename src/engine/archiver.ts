@@ -382,9 +382,13 @@ export class Archiver {
   }
 }
 
+/**
+ * Reads a file in pieces into one reused buffer: the chunker copies what it
+ * keeps, so each piece is dead once the consumer asks for the next one.
+ */
 async function* readFileHandle(fh: fs.FileHandle): AsyncIterable<Buffer> {
+  const buf = Buffer.allocUnsafe(readSize);
   for (;;) {
-    const buf = Buffer.allocUnsafe(readSize);
     const { bytesRead } = await fh.read(buf, 0, readSize, null);
     if (bytesRead === 0) return;
     yield bytesRead === readSize ? buf : buf.subarray(0, bytesRead);

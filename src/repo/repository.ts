@@ -7,6 +7,7 @@ import { open, seal, sealOverhead, MacError } from '../crypto/sealedBox.js';
 import { createKeyFile, openKeyFile, defaultKdfParams, type KdfParams, type KeyFileData } from '../crypto/keyFile.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode, type EncodedBlob } from './blobCodec.js';
 import { BlobCodecPool, WorkerDecodeError } from './blobCodecPool.js';
+import { releaseDeadBuffers } from './memoryPressure.js';
 import { sha256Hex, type BlobType } from './ids.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
 import { PackWriter, defaultPackSize, type FinishedPack } from './packWriter.js';
@@ -53,7 +54,13 @@ export interface SaveResult {
 const maxKeysTried = 20;
 /** restic 0.14 starts a new index file after this many blobs in compressed repositories; we use current restic's figure. */
 const indexBlobLimit = 50_000;
-const maxParallelUploads = 2;
+/** Plaintext bytes stored between two garbage collections (see releaseDeadBuffers). */
+const collectEvery = 16 * 1024 * 1024;
+
+/** Packs uploaded at once: two hide a remote store's latency; a local disk gains nothing from more than one and each costs a pack of memory. */
+function maxParallelUploads(backend: Backend): number {
+  return backend.location.startsWith('/') ? 1 : 2;
+}
 
 /**
  * An open restic v2 repository: the only place that knows the on-disk format.
@@ -69,6 +76,7 @@ export class Repository {
   private indexLoaded = false;
   private compression: CompressionMode = 'auto';
   private codecPool: BlobCodecPool | undefined;
+  private bytesSinceCollect = 0;
   private packSize = defaultPackSize;
   private readonly writers: Record<BlobType, PackWriter> = { data: new PackWriter('data'), tree: new PackWriter('tree') };
   private readonly inFlight = new Set<string>();
@@ -295,6 +303,11 @@ export class Repository {
     }
     const writer = this.writers[type];
     writer.add(id, enc.sealed, enc.uncompressedLength);
+    this.bytesSinceCollect += plaintext.length;
+    if (this.bytesSinceCollect >= collectEvery) {
+      this.bytesSinceCollect = 0;
+      releaseDeadBuffers();
+    }
     if (writer.isFull(this.packSize)) await this.startUpload(writer.finish(this.key));
     return { id, added: true, storedSize: enc.sealed.length };
   }
@@ -310,7 +323,7 @@ export class Repository {
   }
 
   private async startUpload(pack: FinishedPack): Promise<void> {
-    while (this.uploads.size >= maxParallelUploads) await Promise.race(this.uploads);
+    while (this.uploads.size >= maxParallelUploads(this.backend)) await Promise.race(this.uploads);
     if (this.uploadError) throw this.uploadError;
     const p = this.uploadPack(pack).catch((err) => {
       this.uploadError ??= err;
