@@ -591,9 +591,10 @@ class RestoreRun {
     };
     const chmod = async (i: number): Promise<void> => {
       const e = entries[i]!;
-      if (e.kind === 'symlink' || e.node.mode === undefined) return;
+      // mode is omitted from the tree JSON when it is 0 (Go's omitempty): a missing mode means 0000
+      if (e.kind === 'symlink') return;
       try {
-        await fs.chmod(e.path, unixPermissions(e.node.mode));
+        await fs.chmod(e.path, unixPermissions(e.node.mode ?? 0));
       } catch (err) {
         this.report(errorFor(e, 'set mode of', err));
       }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ArchiveEntry } from '../engine/archiver.js';
 import { backupEntries, type BackupResult } from '../engine/backup.js';
 import { CairnError, describeError } from '../errors.js';
-import type { SourceItem } from '../sources/source.js';
+import { withSourcesQuiesced, type SourceItem } from '../sources/source.js';
 import { componentTags, type SnapshotKind } from './componentSnapshots.js';
 import { componentConfig, contextHost, type OrchestratorContext } from './context.js';
 import { runCommands } from './runCommands.js';
@@ -42,31 +42,35 @@ export async function backupComponent(ctx: OrchestratorContext, name: string, op
       stopped = true;
       await runCommands(comp.stop, `stop command of ${name}`);
     }
-    const sourceDirs: ArchiveEntry[] = [];
-    const excludes: string[] = [];
-    const manifest: { component: string; sources: Record<string, unknown>[] } = { component: name, sources: [] };
-    for (const cfg of comp.sources) {
-      const source = createSource(cfg);
-      const items = await source.items();
-      for (const it of items) if (it.type === 'tree' && it.excludes) excludes.push(...it.excludes);
-      let metadata: unknown;
-      try {
-        metadata = await source.metadata?.();
-      } catch (err) {
-        metadata = { error: describeError(err) };
+    const sources = comp.sources.map((cfg) => createSource(cfg, ctx.log));
+    // every source's writers (containers of a volume) stay stopped while it is read
+    result = await withSourcesQuiesced(sources, async () => {
+      const sourceDirs: ArchiveEntry[] = [];
+      const excludes: string[] = [];
+      const manifest: { component: string; sources: Record<string, unknown>[] } = { component: name, sources: [] };
+      for (const [i, cfg] of comp.sources.entries()) {
+        const source = sources[i]!;
+        const items = await source.items();
+        for (const it of items) if (it.type === 'tree' && it.excludes) excludes.push(...it.excludes);
+        let metadata: unknown;
+        try {
+          metadata = await source.metadata?.();
+        } catch (err) {
+          metadata = { error: describeError(err) };
+        }
+        manifest.sources.push({ name: cfg.name, type: cfg.type, items: items.map((it) => ({ name: it.name, type: it.type })), metadata });
+        sourceDirs.push({ kind: 'dir', name: cfg.name, children: items.map(itemEntry) });
       }
-      manifest.sources.push({ name: cfg.name, type: cfg.type, items: items.map((i) => ({ name: i.name, type: i.type })), metadata });
-      sourceDirs.push({ kind: 'dir', name: cfg.name, children: items.map(itemEntry) });
-    }
-    const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
-    sourceDirs.push({ kind: 'stream', name: componentManifestName, open: () => Readable.from([manifestBytes]), mode: 0o644 });
-    ctx.log(`${name}: backing up ${comp.sources.length} source(s)`);
-    result = await backupEntries(ctx.repo, [{ kind: 'dir', name, children: sourceDirs }], [`/${name}`], {
-      tags: componentTags(name, opts.kind, opts.reason, comp.tags),
-      host: contextHost(ctx),
-      time: opts.time,
-      excludes,
-      onError: (p, err) => ctx.log(`${name}: cannot read ${p}: ${err.message}`),
+      const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+      sourceDirs.push({ kind: 'stream', name: componentManifestName, open: () => Readable.from([manifestBytes]), mode: 0o644 });
+      ctx.log(`${name}: backing up ${comp.sources.length} source(s)`);
+      return backupEntries(ctx.repo, [{ kind: 'dir', name, children: sourceDirs }], [`/${name}`], {
+        tags: componentTags(name, opts.kind, opts.reason, comp.tags),
+        host: contextHost(ctx),
+        time: opts.time,
+        excludes,
+        onError: (p, err) => ctx.log(`${name}: cannot read ${p}: ${err.message}`),
+      });
     });
   } catch (err) {
     failure = err;

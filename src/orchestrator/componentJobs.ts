@@ -92,7 +92,7 @@ export async function teardownComponents(ctx: OrchestratorContext, names: readon
       problems.push(describeError(err));
     }
     for (const cfg of comp.sources) {
-      const source = createSource(cfg);
+      const source = createSource(cfg, ctx.log);
       if (!source.remove) continue;
       try {
         ctx.log(`${name}: removing ${cfg.name}`);
@@ -132,7 +132,8 @@ export async function recoverComponents(ctx: OrchestratorContext, names: readonl
       await runCommands(comp.stop, `stop command of ${name}`).catch(() => {});
       for (const cfg of comp.sources) {
         const folder = new SnapshotFolder(ctx.repo, snapshot, `/${name}/${cfg.name}`);
-        await createSource(cfg).restore(folder, {});
+        const source = createSource(cfg, ctx.log);
+        await source.restore(folder, {});
       }
       await runCommands(comp.start, `start command of ${name}`);
       if (comp.health) await checkHealth(name, comp.health);

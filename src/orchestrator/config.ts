@@ -205,6 +205,33 @@ export const CommandSourceSchema = z
   })
   .meta({ id: 'CommandSource', description: "a command's output (stored as a file; restore feeds it to another command)" });
 
+/** Podman quadlets and named volumes (unit files, volume data, container definitions). */
+export const PodmanSourceSchema = z
+  .strictObject({
+    type: z.literal('podman'),
+    name: SourceName,
+    quadlets: z.array(z.string().min(1)).default([]).describe('quadlet files or directories (like /etc/containers/systemd or ~/.config/containers/systemd)'),
+    volumes: z.array(z.string().min(1)).default([]).describe('named volumes to back up besides those the quadlets use'),
+    bind_mounts: z.enum(['ignore', 'include']).default('ignore').describe('whether host directories bind-mounted by the quadlets are backed up too'),
+    volume_data: z.enum(['auto', 'mountpoint', 'export']).default('auto').describe('read volumes from their mountpoint (unchanged files skipped next time) or through podman volume export'),
+    systemd: z.boolean().optional().describe('stop and start quadlet services with systemctl (default: when systemd runs)'),
+    user_services: z.boolean().default(false).describe('the quadlets are user units (systemctl --user)'),
+  })
+  .meta({ id: 'PodmanSource', description: 'podman quadlets and named volumes; containers using them are stopped during the backup' });
+
+/** Docker volumes and a Compose project, through the Docker Engine API. */
+export const DockerSourceSchema = z
+  .strictObject({
+    type: z.literal('docker'),
+    name: SourceName,
+    project: z.string().min(1).optional().describe('Compose project name (its volumes and containers are found by label)'),
+    volumes: z.array(z.string().min(1)).default([]).describe('named volumes to back up'),
+    compose_files: z.array(AbsolutePath).default([]).describe('compose files and .env files kept with the volumes'),
+    volume_data: z.enum(['auto', 'mountpoint', 'api']).default('auto').describe('read volumes from their mountpoint or through the API'),
+    host: z.string().min(1).optional().describe('Docker API address (default: $DOCKER_HOST or /var/run/docker.sock)'),
+  })
+  .meta({ id: 'DockerSource', description: 'Docker volumes and Compose projects; containers using them are stopped during the backup' });
+
 /** Every kind of source, told apart by `type`. */
 export const SourceSchema = z
   .discriminatedUnion('type', [
@@ -215,11 +242,13 @@ export const SourceSchema = z
     SqliteSourceSchema,
     RedisSourceSchema,
     CommandSourceSchema,
+    PodmanSourceSchema,
+    DockerSourceSchema,
   ])
   .meta({ id: 'Source', description: 'something to back up, chosen by type' });
 
 /** The source types cairn knows, in the order they are documented. */
-export const SOURCE_TYPES = ['files', 'postgres', 'mysql', 'mariadb', 'sqlite', 'redis', 'command'] as const;
+export const SOURCE_TYPES = ['files', 'postgres', 'mysql', 'mariadb', 'sqlite', 'redis', 'command', 'podman', 'docker'] as const;
 
 /** A component: a unit that is backed up, torn down and recovered together. */
 export const ComponentSchema = z

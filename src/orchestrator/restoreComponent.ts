@@ -82,6 +82,10 @@ function describeLive(cfg: ComponentConfig['sources'][number]): string {
       return `redis ${cfg.socket ?? `${cfg.host}:${cfg.port}`}`;
     case 'command':
       return cfg.restore ? 'the restore command' : '(no restore command)';
+    case 'podman':
+      return `podman volumes ${cfg.volumes.join(', ') || '(from the quadlets)'} and unit files`;
+    case 'docker':
+      return `docker ${cfg.project ? `project ${cfg.project}` : `volumes ${cfg.volumes.join(', ')}`}`;
   }
 }
 
@@ -98,7 +102,11 @@ async function restoreSources(ctx: OrchestratorContext, name: string, comp: Comp
     }
     ctx.log(`${name}: restoring ${cfg.name}`);
     try {
-      await createSource(cfg).restore(folder, { to: targetFor(to, cfg.name) });
+      const source = createSource(cfg, ctx.log);
+      const target = targetFor(to, cfg.name);
+      // in place, the services writing the data are stopped meanwhile (containers of a volume)
+      if (target === undefined && source.quiesce) await source.quiesce(() => source.restore(folder, {}));
+      else await source.restore(folder, { to: target });
     } catch (err) {
       throw new CairnError('restore-failed', `restoring source ${cfg.name} of ${name} failed: ${describeError(err)}`, err instanceof CairnError ? err.remedy : `Check the target of ${cfg.name}.`);
     }

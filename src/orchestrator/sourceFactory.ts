@@ -5,6 +5,8 @@ import { SqliteSource } from '../sources/sqlite.js';
 import { RedisSource } from '../sources/redis.js';
 import { CommandSource } from '../sources/command.js';
 import { FilesSource } from '../sources/files.js';
+import { PodmanSource } from '../sources/podman.js';
+import { DockerSource } from '../sources/docker.js';
 import { normalizeCommand, type CommandConfig, type SourceConfig } from './config.js';
 
 function shellCommand(c: CommandConfig | undefined): string | undefined {
@@ -12,7 +14,7 @@ function shellCommand(c: CommandConfig | undefined): string | undefined {
 }
 
 /** Builds the Source for one `sources:` entry of cairn.yaml (secrets already resolved). */
-export function createSource(cfg: SourceConfig): Source {
+export function createSource(cfg: SourceConfig, log: (line: string) => void = () => {}): Source {
   const password = (cfg as { password?: string }).password;
   switch (cfg.type) {
     case 'files':
@@ -42,5 +44,26 @@ export function createSource(cfg: SourceConfig): Source {
       const backup = normalizeCommand(cfg.backup);
       return new CommandSource({ name: cfg.name, command: backup.run, restoreCommand: shellCommand(cfg.restore), itemName: cfg.filename, cwd: backup.cwd, env: backup.env });
     }
+    case 'podman':
+      return new PodmanSource({
+        name: cfg.name,
+        quadlets: cfg.quadlets,
+        volumes: cfg.volumes,
+        bindMounts: cfg.bind_mounts,
+        volumeData: cfg.volume_data,
+        systemd: cfg.systemd,
+        userServices: cfg.user_services,
+        podman: podmanClientFromEnv(),
+        onWarning: (m) => log(`${cfg.name}: ${m}`),
+      });
+    case 'docker':
+      return new DockerSource({ name: cfg.name, project: cfg.project, volumes: cfg.volumes, composeFiles: cfg.compose_files, volumeData: cfg.volume_data, host: cfg.host, onWarning: (m) => log(`${cfg.name}: ${m}`) });
   }
+}
+
+/** podman storage overrides from the environment (CAIRN_PODMAN_ROOT, _RUNROOT, _CONF): lets tests and unusual setups use their own storage. */
+function podmanClientFromEnv(): ConstructorParameters<typeof PodmanSource>[0]['podman'] {
+  const env = process.env;
+  if (!env.CAIRN_PODMAN_ROOT && !env.CAIRN_PODMAN_CONF) return undefined;
+  return { root: env.CAIRN_PODMAN_ROOT, runroot: env.CAIRN_PODMAN_RUNROOT, containersConf: env.CAIRN_PODMAN_CONF, storageDriver: env.CAIRN_PODMAN_STORAGE_DRIVER, tmpdir: env.CAIRN_PODMAN_TMPDIR };
 }

@@ -49,4 +49,15 @@ export interface Source {
   health?(): Promise<void>;
   /** Facts to record with the snapshot (sizes, versions, volume names). */
   metadata?(): Promise<SourceMetadata>;
+  /**
+   * Runs `fn` with the services that write this source's data stopped, and
+   * starts them again afterwards, also when `fn` fails (containers using a volume).
+   */
+  quiesce?<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Runs `fn` inside every source's quiesce (nested, first source outermost). */
+export function withSourcesQuiesced<T>(sources: readonly Source[], fn: () => Promise<T>): Promise<T> {
+  const run = sources.reduceRight<() => Promise<T>>((inner, s) => (s.quiesce ? () => s.quiesce!(inner) : inner), fn);
+  return run();
 }
