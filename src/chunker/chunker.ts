@@ -13,8 +13,6 @@ export const MAX_CHUNK_SIZE = 8 * 1024 * 1024;
 /** Bytes at the start of each chunk that restic adds without hashing. */
 export const SKIPPED_BYTES = MIN_CHUNK_SIZE - WINDOW_SIZE;
 
-const INITIAL_PENDING = 64 * 1024;
-
 /** Which rolling-hash implementation a Chunker uses; both cut at exactly the same places. */
 export type ChunkerEngine = 'wasm' | 'js';
 
@@ -113,9 +111,9 @@ export class Chunker {
     if (len === 0) return;
     const need = this.pendingLength + len;
     if (need > this.pending.length) {
-      let size = Math.max(INITIAL_PENDING, this.pending.length);
-      while (size < need) size *= 2;
-      const grown = Buffer.allocUnsafe(Math.min(size, MAX_CHUNK_SIZE));
+      // Exact size at first (small files stay small), then doubling, never above one chunk.
+      const size = Math.min(Math.max(need, 2 * this.pending.length), MAX_CHUNK_SIZE);
+      const grown = Buffer.allocUnsafe(size);
       grown.set(this.pending.subarray(0, this.pendingLength), 0);
       this.pending = grown;
     }

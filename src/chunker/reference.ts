@@ -12,8 +12,8 @@ import { WINDOW_SIZE } from './tables.js';
  */
 export function referenceCutPoints(polynomial: bigint, data: Uint8Array): number[] {
   // FP(window) = Σ b_j · x^(8·(63−j)) mod P is linear in the bytes, so its low 20 bits are the XOR of
-  // the low 20 bits of (b · x^(8·(63−j)) mod P) — one table per window position j, made with BigInt.
-  // x^n mod P for every bit position n of the window, one reduction step each: x^(n+1) = x·x^n mod P.
+  // the low 20 bits of (b_j · x^(8·(63−j)) mod P): one table per window position j, made with BigInt
+  // from x^n mod P for every bit position n of the window (x^(n+1) = x·x^n mod P).
   const bits = 8 * WINDOW_SIZE;
   const powers: bigint[] = [polynomialMod(1n, polynomial)];
   for (let n = 1; n < bits; n++) powers.push(polynomialMod(powers[n - 1] << 1n, polynomial));
