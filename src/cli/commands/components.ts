@@ -98,9 +98,18 @@ export async function runBackupInfo(id: string, opts: ConfigOptions): Promise<vo
       return;
     }
     process.stdout.write(`backup ${snap.id.slice(0, 8)} of ${info.component}\n  created: ${displayTime(snap.time)} on ${snap.hostname}\n  type: ${info.kind}   reason: ${info.reason}\n  size: ${formatBytes(out.size)} (${formatBytes(out.added)} new)\n`);
+    const recorded = new Map(((manifest as { sources?: { name: string; type: string; metadata?: unknown }[] } | undefined)?.sources ?? []).map((m) => [m.name, m]));
     for (const s of sources) {
-      process.stdout.write(`  source ${s.name}:\n`);
+      const m = recorded.get(s.name);
+      process.stdout.write(`  source ${s.name}${m ? ` (${m.type})` : ''}:\n`);
       for (const it of s.items) process.stdout.write(`    ${it.type === 'dir' ? 'folder' : 'file  '} ${it.name}${it.type === 'file' ? ` (${formatBytes(it.size)})` : ''}\n`);
+      if (m?.metadata && typeof m.metadata === 'object') {
+        // what the source recorded at backup time: versions, volumes with sizes, images and digests...
+        for (const [k, v] of Object.entries(m.metadata as Record<string, unknown>)) {
+          const text = typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
+          process.stdout.write(`    ${k}: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}\n`);
+        }
+      }
     }
   } finally {
     await ctx.repo.close();
