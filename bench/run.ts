@@ -32,7 +32,7 @@ interface Options {
   dir?: string;
   keep: boolean;
   only?: ToolName;
-  out: string;
+  out?: string;
   cairn: string;
 }
 
@@ -59,7 +59,7 @@ function parseOptions(argv: string[]): Options {
     .option('--keep', 'keep the work folder afterwards', false)
     .addOption(new Option('--only <tool>', 'run only one tool (for profiling)').choices(['cairn', 'restic']))
     .option('--cairn <file>', "the cairn CLI to run (e.g. another checkout's bin/cairn.js)", cairnBin)
-    .option('--out <file>', 'where to write the JSON results', path.join(benchDir, 'results', 'latest.json'))
+    .option('--out <file>', 'where to write the JSON results (default bench/results/latest.json; other cases: latest-<case>.json)')
     .addHelpText('after', `
 Examples:
   npm run bench                         # default data set, 2 GiB, local repositories
@@ -261,13 +261,14 @@ async function main(): Promise<void> {
     };
 
     process.stdout.write(`\n${renderTable(result)}\n${footnotes(result).map((l) => `  ${l}`).join('\n')}\n\n`);
-    mkdirSync(path.dirname(opts.out), { recursive: true });
-    writeFileSync(opts.out, JSON.stringify(result, null, 2) + '\n');
-    const md = opts.out.replace(/\.json$/, '') + '.md';
+    const out = opts.out ?? path.join(benchDir, 'results', opts.case === 'default' ? 'latest.json' : `latest-${opts.case}.json`);
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    const md = out.replace(/\.json$/, '') + '.md';
     writeFileSync(md, renderMarkdown(result));
-    const stamped = path.join(path.dirname(opts.out), `${opts.case}-${result.date.replace(/[:.]/g, '-')}.json`);
-    copyFileSync(opts.out, stamped);
-    process.stdout.write(`results: ${opts.out} (also ${path.basename(stamped)}), Markdown table: ${md}\n`);
+    const stamped = path.join(path.dirname(out), `${opts.case}-${result.date.replace(/[:.]/g, '-')}.json`);
+    copyFileSync(out, stamped);
+    process.stdout.write(`results: ${out} (also ${path.basename(stamped)}), Markdown table: ${md}\n`);
     if (steps.some((s) => Object.values(s.runs).some((r) => !r.ok))) process.exitCode = 1;
   } finally {
     await cleanup();
