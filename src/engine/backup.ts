@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Repository } from '../repo/repository.js';
-import type { Snapshot, SnapshotData } from '../repo/snapshot.js';
+import type { Snapshot, SnapshotData, SnapshotSummary } from '../repo/snapshot.js';
 import { RepositoryLock } from '../repo/lock.js';
 import { formatLocalGoTime } from '../repo/timeFormat.js';
 import { Archiver, entriesForTargets, type ArchiveEntry, type ArchiveOptions, type ArchiveStats } from './archiver.js';
@@ -97,30 +97,36 @@ export async function backupEntries(repo: Repository, entries: ArchiveEntry[], p
     if (opts.excludes?.length) data.excludes = opts.excludes;
     if (opts.tags?.length) data.tags = opts.tags;
     data.program_version = programVersion;
-    const s = archiver.stats;
     data.summary = {
       backup_start: formatLocalGoTime(BigInt(started) * 1_000_000n),
       backup_end: formatLocalGoTime(BigInt(end.getTime()) * 1_000_000n),
-      files_new: s.filesNew,
-      files_changed: s.filesChanged,
-      files_unmodified: s.filesUnmodified,
-      dirs_new: s.dirsNew,
-      dirs_changed: s.dirsChanged,
-      dirs_unmodified: s.dirsUnmodified,
-      data_blobs: s.dataBlobs,
-      tree_blobs: s.treeBlobs,
-      data_added: s.dataAdded,
-      data_added_packed: s.dataAddedPacked,
-      total_files_processed: s.totalFilesProcessed,
-      total_bytes_processed: s.totalBytesProcessed,
+      ...summaryCounters(archiver.stats),
     };
     const id = await repo.saveSnapshot(data);
-    const result: BackupResult = { snapshot: { ...data, id }, stats: s, durationMs: Date.now() - started, errors };
+    const result: BackupResult = { snapshot: { ...data, id }, stats: archiver.stats, durationMs: Date.now() - started, errors };
     if (parent) result.parent = parent.id;
     return result;
   } finally {
     await lock?.release();
   }
+}
+
+/** The counters of a backup under restic's summary names (snapshot `summary`, `backup --json`). */
+export function summaryCounters(s: ArchiveStats): Omit<SnapshotSummary, 'backup_start' | 'backup_end'> {
+  return {
+    files_new: s.filesNew,
+    files_changed: s.filesChanged,
+    files_unmodified: s.filesUnmodified,
+    dirs_new: s.dirsNew,
+    dirs_changed: s.dirsChanged,
+    dirs_unmodified: s.dirsUnmodified,
+    data_blobs: s.dataBlobs,
+    tree_blobs: s.treeBlobs,
+    data_added: s.dataAdded,
+    data_added_packed: s.dataAddedPacked,
+    total_files_processed: s.totalFilesProcessed,
+    total_bytes_processed: s.totalBytesProcessed,
+  };
 }
 
 function safeUser(): { username: string; uid: number; gid: number } {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { backupEntries, backupPaths, type BackupResult } from '../../engine/backup.js';
+import { backupEntries, backupPaths, summaryCounters, type BackupResult } from '../../engine/backup.js';
 import { ExcludeFilter } from '../../engine/excludeFilter.js';
 import type { ArchiveProgress } from '../../engine/archiver.js';
 import { CairnError, ExitCode } from '../../errors.js';
@@ -134,18 +134,7 @@ function printSummary(r: BackupResult, json: boolean): void {
   if (json) {
     printJson({
       message_type: 'summary',
-      files_new: s.filesNew,
-      files_changed: s.filesChanged,
-      files_unmodified: s.filesUnmodified,
-      dirs_new: s.dirsNew,
-      dirs_changed: s.dirsChanged,
-      dirs_unmodified: s.dirsUnmodified,
-      data_blobs: s.dataBlobs,
-      tree_blobs: s.treeBlobs,
-      data_added: s.dataAdded,
-      data_added_packed: s.dataAddedPacked,
-      total_files_processed: s.totalFilesProcessed,
-      total_bytes_processed: s.totalBytesProcessed,
+      ...summaryCounters(s),
       total_duration: r.durationMs / 1000,
       snapshot_id: r.snapshot.id,
       parent: r.parent,
