@@ -8,7 +8,10 @@ import { registerRestore } from './commands/restore.js';
 import { registerCat } from './commands/cat.js';
 import { registerCheck } from './commands/check.js';
 import { registerUnlock } from './commands/unlock.js';
+import { registerForget } from './commands/forget.js';
 import { registerPrune } from './commands/prune.js';
+import { registerCopy } from './commands/copy.js';
+import { registerCleanup } from './commands/cleanup.js';
 import { registerStackCommands } from './commands/components.js';
 import { registerStats } from './commands/stats.js';
 import { registerDiff } from './commands/diff.js';
@@ -38,7 +41,7 @@ Start here:
   cairn snapshots                   list snapshots
   cairn restore latest --target /tmp/r
   cairn check --read-data           prove the backups can be read back`);
-  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock, registerPrune, registerStackCommands, registerStats, registerDiff, registerKey, registerExport]) register(program);
+  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock, registerForget, registerPrune, registerCopy, registerCleanup, registerStackCommands, registerStats, registerDiff, registerKey, registerExport]) register(program);
   return program;
 }
 
