@@ -18,12 +18,31 @@ export interface EncodedBlob {
  * does not shrink is stored raw (restic reads both, and raw reads are cheaper).
  */
 export function encodeBlob(key: CryptoKey, version: number, compression: CompressionMode, type: BlobType, plaintext: Uint8Array): EncodedBlob {
-  const compress = version >= 2 && plaintext.length > 0 && (type === 'tree' || compression !== 'off');
+  const compress = version >= 2 && plaintext.length > 0 && (type === 'tree' || compression !== 'off') && (type === 'tree' || compression === 'max' || mayCompress(plaintext));
   if (compress) {
     const packed = zstdCompress(plaintext, compression === 'max' ? 19 : undefined);
     if (packed.length < plaintext.length) return { sealed: seal(key, packed), uncompressedLength: plaintext.length };
   }
   return { sealed: seal(key, plaintext) };
+}
+
+const probeSize = 4096;
+const probeMinBlob = 64 * 1024;
+
+/**
+ * A cheap look at whether data can shrink: two 4 KiB samples compressed at
+ * zstd's fastest level. Random or already-compressed data (media, archives,
+ * encrypted files) fails both, and is stored raw without paying for a full
+ * compression attempt that would not save a byte.
+ */
+export function mayCompress(data: Uint8Array): boolean {
+  if (data.length < probeMinBlob) return true;
+  const mid = (data.length >>> 1) - probeSize / 2;
+  for (const at of [0, mid]) {
+    const sample = data.subarray(at, at + probeSize);
+    if (zstdCompress(sample, 1).length < sample.length * 0.97) return true;
+  }
+  return false;
 }
 
 /** Why a stored blob could not be decoded. */

@@ -3,16 +3,19 @@ import { Compressor, Decompressor } from 'zstd-napi';
 /** restic's `--compression auto` is zstd's default level class. */
 export const defaultCompressionLevel = 3;
 
-let compressor: Compressor | undefined;
+/** One compression context per level (a context keeps its tables between calls). */
+const compressors = new Map<number, Compressor>();
 let decompressor: Decompressor | undefined;
 
 /** zstd-compresses `data` into one frame (no checksum: the blob id already covers the content). */
 export function zstdCompress(data: Uint8Array, level = defaultCompressionLevel): Buffer {
-  if (!compressor) {
-    compressor = new Compressor();
-    compressor.setParameters({ compressionLevel: level, checksumFlag: false });
+  let c = compressors.get(level);
+  if (!c) {
+    c = new Compressor();
+    c.setParameters({ compressionLevel: level, checksumFlag: false });
+    compressors.set(level, c);
   }
-  return compressor.compress(data);
+  return c.compress(data);
 }
 
 /** Decompresses any valid zstd frame(s), with or without content size. */
