@@ -2,7 +2,7 @@
 ;; i64 digests. Built into rollingModule.ts by scripts/build-wasm.mjs; driven by ../wasmRolling.ts.
 ;;
 ;; One byte's update has a serial chain (digest → top byte → MOD load → digest) of about 8 cycles,
-;; which caps a single stream near 300 MiB/s. The digest after any byte is the fingerprint of the 64
+;; which caps a single stream at a few hundred MiB/s. The digest after any byte is the fingerprint of the 64
 ;; bytes before it and nothing else, so a stretch can be cut into 4 lanes that roll side by side,
 ;; each started by hashing the 64 bytes in front of it: 4 independent chains in one loop. Only
 ;; whether the mask matched is checked there; the block with a match is rolled again byte by byte
@@ -22,7 +22,8 @@
 (module
   (memory (export "memory") 5)
 
-  ;; the split mask (low 20 bits of D) where it sits in D'
+  ;; the split mask (low 20 bits of D) where it sits in D' (for k < 20 its bits above k fall off:
+  ;; they are 0 in D anyway)
   (global $mask (mut i64) (i64.const 0))
 
   ;; Sets the degree of the polynomial whose tables are in memory.
