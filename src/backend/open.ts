@@ -14,7 +14,7 @@ export interface OpenBackendOptions {
   rest?: Omit<RestOptions, 'url'>;
   /** S3 settings (credentials, region, agent); endpoint, bucket and prefix come from the location. */
   s3?: Omit<S3BackendOptions, 'bucket' | 'prefix'>;
-  /** Retry policy of remote backends; false turns retries off. */
+  /** Retry policy of remote backends (default: RetryBackend's, failing at once if the server cannot be reached at all on first contact); false turns retries off. */
   retry?: RetryOptions | false;
 }
 
@@ -63,5 +63,5 @@ export async function openBackend(loc: Location | string, opts: OpenBackendOptio
       break;
     }
   }
-  return opts.retry === false ? backend : new RetryBackend(backend, opts.retry ?? {});
+  return opts.retry === false ? backend : new RetryBackend(backend, { failFastUntilConnected: true, ...opts.retry });
 }

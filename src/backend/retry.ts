@@ -42,6 +42,13 @@ export interface RetryOptions {
   random?: () => number;
   /** How to wait (tests can make it instant). */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Until one call has succeeded, fail at once when nothing answers at the server's address
+   * (connection refused, no route, unknown host), as restic does when it opens a repository:
+   * a wrong port or a server that is down is reported in one line, not after minutes of retries.
+   * Once the server has answered, such failures are retried as usual (default false).
+   */
+  failFastUntilConnected?: boolean;
 }
 
 // Codes of CairnErrors that describe a passing condition of the network or server.
@@ -52,6 +59,19 @@ const permanentCodes = new Set([
   'credentials', 'not-found', 'no-repository', 'no-bucket', 'bad-location', 'unsupported', 'permission-denied', 'host-key-changed',
   'host-key-revoked', 'unknown-host-key', 'host-not-found', 'tls', 'short-read', 'wrong-region', 'bucket-taken', 'fault-not-injected',
 ]);
+
+// Nothing answers at the address: worth retrying during a run, not when the very first call meets it.
+const unreachableCodes = new Set(['server-unreachable', 'unreachable', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND']);
+
+/** True when `err` (or what caused it) says no server answers at the address. */
+function isUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && unreachableCodes.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 const transientErrnos = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN',
@@ -106,6 +126,9 @@ export class RetryBackend implements Backend {
   private readonly logger: (e: RetryEvent) => void;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly failFastUntilConnected: boolean;
+  /** Whether a call has succeeded yet (see RetryOptions.failFastUntilConnected). */
+  private connected = false;
 
   constructor(
     readonly inner: Backend,
@@ -118,6 +141,12 @@ export class RetryBackend implements Backend {
     this.logger = opts.logger ?? logRetryToStderr;
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? defaultSleep;
+    this.failFastUntilConnected = opts.failFastUntilConnected ?? false;
+  }
+
+  /** Whether an error is final before the server ever answered (see RetryOptions.failFastUntilConnected). */
+  private failsFast(err: unknown): boolean {
+    return this.failFastUntilConnected && !this.connected && isUnreachable(err);
   }
 
   /** Delay before retry number `attempt` (1-based): half fixed, half random ("equal jitter"). */
@@ -129,9 +158,11 @@ export class RetryBackend implements Backend {
   private async run<T>(op: BackendOp, file: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await fn();
+        const result = await fn();
+        this.connected = true;
+        return result;
       } catch (err) {
-        if (signal?.aborted || !isTransientError(err)) throw err;
+        if (signal?.aborted || !isTransientError(err) || this.failsFast(err)) throw err;
         if (attempt >= this.maxTries) throw this.gaveUp(op, file, attempt, err);
         const delayMs = this.delay(attempt);
         this.logger({ op, file, location: this.location, attempt, maxTries: this.maxTries, delayMs, error: err });
@@ -191,13 +222,15 @@ export class RetryBackend implements Backend {
     for (let attempt = 1; ; attempt++) {
       try {
         for await (const fi of this.inner.list(type)) {
+          this.connected = true;
           if (seen.has(fi.name)) continue;
           seen.add(fi.name);
           yield fi;
         }
+        this.connected = true;
         return;
       } catch (err) {
-        if (!isTransientError(err)) throw err;
+        if (!isTransientError(err) || this.failsFast(err)) throw err;
         if (attempt >= this.maxTries) throw this.gaveUp('list', folder, attempt, err);
         const delayMs = this.delay(attempt);
         this.logger({ op: 'list', file: folder, location: this.location, attempt, maxTries: this.maxTries, delayMs, error: err });

@@ -135,7 +135,8 @@ export async function assertCairnAndResticShare(t: RemoteTarget, src: string, sc
 
   assertOk(await resticOn(t, password, 'check', '--read-data'), 'restic check --read-data');
   const [byCairn] = await resticSnapshots(t, password);
-  assert.ok(byCairn?.tags?.includes('by-cairn'), 'restic lists the snapshot cairn made');
+  assert.ok(byCairn, 'restic lists the snapshot cairn made');
+  assert.deepEqual(byCairn.tags, ['by-cairn']);
   const resticReads = path.join(scratch, 'restic-restores-cairn');
   assertOk(await resticOn(t, password, 'restore', byCairn.id, '--target', resticReads), 'restic restore');
   assert.deepEqual(await manifest(path.join(resticReads, src)), want, 'restic restores what cairn wrote');
@@ -182,4 +183,18 @@ export async function backupKilledMidway(t: RemoteTarget, password: string, src:
   await kill();
   const code = await exited;
   return { code, stdout, stderr };
+}
+
+/**
+ * A user mistake as the CLI must report it: the exit code, exactly one line saying what happened
+ * and one remedy line on stderr (no retry notices, no stack trace).
+ */
+export function assertOneLineAndRemedy(r: CliResult, exitCode: number, what: RegExp, remedy: RegExp): void {
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(r.code, exitCode, `exit code (stderr:\n${r.stderr.slice(-3000)})`);
+  assert.equal(lines.length, 2, `one line and a remedy, got:\n${r.stderr.slice(-3000)}`);
+  assert.match(lines[0]!, /^cairn: /);
+  assert.match(lines[0]!, what);
+  assert.match(lines[1]!, /^ {2}remedy: /);
+  assert.match(lines[1]!, remedy);
 }
