@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual, type Cipher } from 'node:crypto';
 import type { CryptoKey } from './masterKey.js';
 import { poly1305Wasm } from './wasm/poly1305.js';
 
@@ -13,11 +13,38 @@ export class MacError extends Error {
   }
 }
 
+/** One AES-128-ECB context per MAC key: ECB keeps no state between blocks, so it is reused for every nonce. */
+const ecbByKey = new WeakMap<Buffer, Cipher>();
+
+function ecbFor(macK: Buffer): Cipher {
+  let aes = ecbByKey.get(macK);
+  if (!aes) {
+    aes = createCipheriv('aes-128-ecb', macK, null);
+    aes.setAutoPadding(false);
+    ecbByKey.set(macK, aes);
+  }
+  return aes;
+}
+
+/** Random bytes drawn in batches: one 16-byte IV per blob would otherwise cost a call into the CSPRNG each. */
+let ivPool = Buffer.alloc(0);
+let ivPos = 0;
+
+function freshIv(): Buffer {
+  for (;;) {
+    if (ivPos + 16 > ivPool.length) {
+      ivPool = randomBytes(64 * 1024);
+      ivPos = 0;
+    }
+    const iv = Buffer.from(ivPool.subarray(ivPos, ivPos + 16));
+    ivPos += 16;
+    if (!iv.every((b) => b === 0)) return iv;
+  }
+}
+
 /** Poly1305-AES over the ciphertext, exactly as restic computes it (format §3.2). */
 function mac(key: CryptoKey, iv: Buffer, ciphertext: Uint8Array): Buffer {
-  const aes = createCipheriv('aes-128-ecb', key.macK, null);
-  aes.setAutoPadding(false);
-  const s = aes.update(iv);
+  const s = ecbFor(key.macK).update(iv);
   const oneTimeKey = Buffer.concat([key.macR, s]);
   const tag = poly1305Wasm(ciphertext, oneTimeKey);
   return Buffer.from(tag.buffer, tag.byteOffset, tag.length);
@@ -25,8 +52,7 @@ function mac(key: CryptoKey, iv: Buffer, ciphertext: Uint8Array): Buffer {
 
 /** Encrypts and authenticates `plaintext`: IV ‖ AES-256-CTR ciphertext ‖ Poly1305-AES tag. */
 export function seal(key: CryptoKey, plaintext: Uint8Array): Buffer {
-  let iv = randomBytes(16);
-  while (iv.every((b) => b === 0)) iv = randomBytes(16);
+  const iv = freshIv();
   const out = Buffer.allocUnsafe(plaintext.length + sealOverhead);
   iv.copy(out, 0);
   const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);

@@ -1,11 +1,12 @@
-import { promises as fs, type BigIntStats } from 'node:fs';
+import fsCb, { promises as fs, type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { Chunker } from '../chunker/chunker.js';
 import { sha256Hex } from '../repo/ids.js';
 import { GoMode, type Node } from '../repo/node.js';
-import type { Repository } from '../repo/repository.js';
+import { mapLimit, type Repository } from '../repo/repository.js';
 import { formatLocalGoTime, parseGoTime } from '../repo/timeFormat.js';
 import { ExcludeFilter } from './excludeFilter.js';
 import { nodeFromStat } from './nodeFromStat.js';
@@ -73,6 +74,10 @@ export interface ArchiveOptions {
 }
 
 const readSize = 1024 * 1024;
+/** Entries of one folder worked on at once (stat, read); nested folders multiply it, so it stays small. */
+const entriesInFlight = 8;
+/** Files up to this size are read with blocking calls (see archiveFile). */
+const smallFileSize = 4 * 1024 * 1024;
 /** Chunks of one file being compressed and encrypted at once (bounds memory: chunks are ≤ 8 MiB, ~1 MiB on average). */
 const chunksInFlight = 4;
 const cacheDirSignature = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -110,6 +115,8 @@ export class Archiver {
   private readonly opts: ArchiveOptions;
   private readonly filter: ExcludeFilter;
   private readonly fileSlots = new Semaphore(2);
+  /** One read buffer per file slot, reused from file to file (the chunker copies what it keeps). */
+  private readonly readBuffers: Buffer[] = [];
   private readonly current = new Set<string>();
   private filesDone = 0;
   private bytesDone = 0;
@@ -210,7 +217,7 @@ export class Archiver {
     if (this.filter.excludes(absPath)) return undefined;
     let st: BigIntStats;
     try {
-      st = await fs.lstat(absPath, { bigint: true });
+      st = fsCb.lstatSync(absPath, { bigint: true });
     } catch (err) {
       this.reportError(absPath, err);
       return undefined;
@@ -218,7 +225,7 @@ export class Archiver {
     if (st.isSymbolicLink()) {
       let target: string;
       try {
-        target = await fs.readlink(absPath);
+        target = fsCb.readlinkSync(absPath);
       } catch (err) {
         this.reportError(absPath, err);
         return undefined;
@@ -230,26 +237,28 @@ export class Archiver {
       const dev = rootDev ?? st.dev;
       let names: string[];
       try {
-        names = await fs.readdir(absPath);
+        names = fsCb.readdirSync(absPath);
       } catch (err) {
         this.reportError(absPath, err);
         return undefined;
       }
       if (this.opts.excludeCaches && names.includes('CACHEDIR.TAG') && (await isCacheDirTag(path.join(absPath, 'CACHEDIR.TAG')))) names = ['CACHEDIR.TAG'];
       const parent = parentNode?.type === 'dir' ? await this.parentChildren(parentNode.subtree) : undefined;
-      const children = await Promise.all(
-        names.map(async (child) => {
+      const children = await mapLimit(
+        names,
+        entriesInFlight,
+        async (child) => {
           const childPath = path.join(absPath, child);
           if (this.opts.oneFileSystem) {
             try {
-              const cst = await fs.lstat(childPath, { bigint: true });
+              const cst = fsCb.lstatSync(childPath, { bigint: true });
               if (cst.isDirectory() && cst.dev !== dev) return undefined;
             } catch {
               // reported when archived
             }
           }
           return this.archivePath(childPath, child, parent?.get(child), dev);
-        }),
+        },
       );
       node.subtree = await this.saveTree(children.filter((n): n is Node => n !== undefined));
       this.countDir(node, parentNode);
@@ -281,20 +290,26 @@ export class Archiver {
     }
     await this.fileSlots.acquire();
     this.current.add(absPath);
+    const buffer = this.readBuffers.pop() ?? Buffer.allocUnsafe(readSize);
     try {
-      const fh = await fs.open(absPath, 'r');
+      // Small files are read with plain blocking calls: from the page cache that costs
+      // microseconds, while each asynchronous call costs a thread-pool round trip.
+      const small = st.size <= BigInt(smallFileSize);
+      const fd = small ? fsCb.openSync(absPath, 'r') : await fdOpen(absPath, 'r');
       try {
-        const { content, size } = await this.chunkAndStore(readFileHandle(fh));
+        const { content, size } = await this.chunkAndStore(small ? readFdSync(fd, buffer) : readFd(fd, buffer));
         node.content = content;
         if (size > 0) node.size = size;
         else delete node.size;
       } finally {
-        await fh.close();
+        if (small) fsCb.closeSync(fd);
+        else await fdClose(fd);
       }
     } catch (err) {
       this.reportError(absPath, err);
       return undefined;
     } finally {
+      this.readBuffers.push(buffer);
       this.current.delete(absPath);
       this.fileSlots.release();
     }
@@ -329,7 +344,7 @@ export class Archiver {
    * on worker threads) while the next ones are cut and hashed here; the blob
    * list keeps file order because ids are computed before storing.
    */
-  private async chunkAndStore(source: AsyncIterable<Buffer | Uint8Array | string>): Promise<{ content: string[]; size: number }> {
+  private async chunkAndStore(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer>): Promise<{ content: string[]; size: number }> {
     const chunker = new Chunker(this.repo.polynomial);
     const content: string[] = [];
     let size = 0;
@@ -382,16 +397,28 @@ export class Archiver {
   }
 }
 
+const fdOpen = promisify(fsCb.open);
+const fdClose = promisify(fsCb.close);
+const fdRead = promisify(fsCb.read);
+
 /**
- * Reads a file in pieces into one reused buffer: the chunker copies what it
- * keeps, so each piece is dead once the consumer asks for the next one.
+ * Reads a file descriptor in pieces into `buf`, reused for every piece: the
+ * chunker copies what it keeps, so each piece is dead once the next is asked
+ * for. Plain descriptors, not FileHandles: per small file they cost far less.
  */
-async function* readFileHandle(fh: fs.FileHandle): AsyncIterable<Buffer> {
-  const buf = Buffer.allocUnsafe(readSize);
+function* readFdSync(fd: number, buf: Buffer): Iterable<Buffer> {
   for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, readSize, null);
+    const n = fsCb.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) return;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
+}
+
+async function* readFd(fd: number, buf: Buffer): AsyncIterable<Buffer> {
+  for (;;) {
+    const { bytesRead } = await fdRead(fd, buf, 0, buf.length, null);
     if (bytesRead === 0) return;
-    yield bytesRead === readSize ? buf : buf.subarray(0, bytesRead);
+    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
   }
 }
 
