@@ -13,9 +13,9 @@ interface RollingExports {
   roll(start: number, end: number, checkFrom: number): number;
 }
 
-const DIGEST_AT = 6144;
-const WINDOW_AT = 6208;
-const DATA_AT = 6272;
+const DIGEST_AT = 10240;
+const WINDOW_AT = 10304;
+const DATA_AT = 10368;
 /** Bytes copied into wasm memory per call: small enough that a cut early in a piece wastes little copying. */
 const PIECE = 256 * 1024;
 
@@ -36,13 +36,16 @@ function instance(): RollingExports {
   return wasm;
 }
 
-const leftAligned = new WeakMap<ChunkerTables, Uint32Array>();
+const converted = new WeakMap<ChunkerTables, Uint32Array>();
 
-/** OUT', MOD' and IN' of rolling.wat (the tables shifted to the top of 64 bits), as u32 pairs. */
-function leftAlignedTables(t: ChunkerTables): Uint32Array {
-  let words = leftAligned.get(t);
+/**
+ * The tables as rolling.wat wants them, as u32 pairs: OUT', MOD' and IN' (shifted to the top of 64
+ * bits), then for degree 53 OUT and MOD as they are.
+ */
+function wasmTables(t: ChunkerTables): Uint32Array {
+  let words = converted.get(t);
   if (words) return words;
-  words = new Uint32Array(3 * 512);
+  words = new Uint32Array(5 * 512);
   const up = BigInt(64 - t.degree);
   const low = (1n << BigInt(t.degree)) - 1n;
   const put = (at: number, value: bigint) => {
@@ -55,14 +58,20 @@ function leftAlignedTables(t: ChunkerTables): Uint32Array {
     // Only the reduction: the bits that overflowed past k − 1 leave D' by themselves.
     put(512 + 2 * b, ((BigInt(t.modHi[b]) << 32n) | BigInt(t.modLo[b])) & low);
     put(1024 + 2 * b, BigInt(b));
+    if (t.degree === 53) {
+      words[1536 + 2 * b] = t.outLo[b];
+      words[1536 + 2 * b + 1] = t.outHi[b];
+      words[2048 + 2 * b] = t.modLo[b];
+      words[2048 + 2 * b + 1] = t.modHi[b];
+    }
   }
-  leftAligned.set(t, words);
+  converted.set(t, words);
   return words;
 }
 
 /** Puts `t`'s tables into wasm memory. */
 function load(w: RollingExports, t: ChunkerTables): void {
-  words.set(leftAlignedTables(t), 0);
+  words.set(wasmTables(t), 0);
   w.setDegree(t.degree);
   loaded = t;
 }
