@@ -3,13 +3,12 @@ import type { ArchiveEntry } from '../engine/archiver.js';
 import { backupEntries, type BackupResult } from '../engine/backup.js';
 import { CairnError, describeError } from '../errors.js';
 import { withSourcesQuiesced, type SourceItem } from '../sources/source.js';
-import { componentTags, type SnapshotKind } from './componentSnapshots.js';
+import { componentManifestName, componentTags, type SnapshotKind } from './componentSnapshots.js';
+export { componentManifestName };
 import { componentConfig, contextHost, type OrchestratorContext } from './context.js';
 import { runCommands } from './runCommands.js';
 import { createSource } from './sourceFactory.js';
 
-/** The file in every component snapshot that records its sources and their metadata. */
-export const componentManifestName = '.cairn.json';
 
 /** Why and how a component backup is made. */
 export interface ComponentBackupOptions {

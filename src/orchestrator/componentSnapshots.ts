@@ -2,6 +2,9 @@ import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { CairnError } from '../errors.js';
 
+/** The file in every component snapshot that records its sources and their metadata. */
+export const componentManifestName = '.cairn.json';
+
 /** Why a component snapshot was taken: by a person, or by cairn itself (schedule, safety snapshot). */
 export type SnapshotKind = 'manual' | 'automatic';
 

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { CairnError, ExitCode } from '../../errors.js';
-import { backupComponents, recoverComponents, teardownComponents, type ComponentOutcome } from '../../orchestrator/componentJobs.js';
-import { listComponentSnapshots, componentInfo } from '../../orchestrator/componentSnapshots.js';
-import { restoreComponent, type RestorePlan } from '../../orchestrator/restoreComponent.js';
-import { componentManifestName } from '../../orchestrator/backupComponent.js';
+import type { ComponentOutcome } from '../../orchestrator/componentJobs.js';
+import { listComponentSnapshots, componentInfo, componentManifestName } from '../../orchestrator/componentSnapshots.js';
+import type { RestorePlan } from '../../orchestrator/restoreComponent.js';
 import { SnapshotFolder } from '../../engine/snapshotContent.js';
 import { openContext, withConfigOptions, loadCliConfig, type ConfigOptions } from '../configAccess.js';
 import { confirm } from '../confirm.js';
@@ -12,6 +11,9 @@ import { parseTimeOption } from '../timeOption.js';
 import { displayTime } from './snapshots.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+// Jobs load the sources (and their client libraries) on use, so other commands start fast.
+const jobs = () => import('../../orchestrator/componentJobs.js');
+
 const log = (json: boolean) => (line: string) => {
   if (!json) process.stderr.write(line + '\n');
 };
@@ -39,7 +41,7 @@ export async function runComponentBackup(opts: ConfigOptions & { component: stri
   }
   const ctx = await openContext(opts, log(!!opts.json));
   try {
-    reportOutcomes('backup', await backupComponents(ctx, opts.component, { reason: opts.reason ?? 'manual', kind: 'manual' }), !!opts.json);
+    reportOutcomes('backup', await (await jobs()).backupComponents(ctx, opts.component, { reason: opts.reason ?? 'manual', kind: 'manual' }), !!opts.json);
   } finally {
     await ctx.repo.close();
   }
@@ -140,6 +142,7 @@ function parseTo(values: string[]): string | Record<string, string> | undefined 
 export async function runComponentRestore(opts: ConfigOptions & { component: string; snapshot?: string; at?: string; to: string[]; preview?: boolean; force?: boolean }): Promise<void> {
   const ctx = await openContext(opts, log(!!opts.json));
   try {
+    const { restoreComponent } = await import('../../orchestrator/restoreComponent.js');
     const result = await restoreComponent(ctx, opts.component, {
       snapshot: opts.snapshot,
       at: opts.at ? parseTimeOption(opts.at) : undefined,
@@ -182,7 +185,7 @@ export function registerStackCommands(program: Command): void {
     }
     const ctx = await openContext(opts, log(!!opts.json));
     try {
-      reportOutcomes('teardown', await teardownComponents(ctx, opts.component, { noBackup: !opts.backup }), !!opts.json);
+      reportOutcomes('teardown', await (await jobs()).teardownComponents(ctx, opts.component, { noBackup: !opts.backup }), !!opts.json);
     } finally {
       await ctx.repo.close();
     }
@@ -197,7 +200,7 @@ export function registerStackCommands(program: Command): void {
     const opts = cmd.optsWithGlobals<ConfigOptions & { component: string[]; at?: string }>();
     const ctx = await openContext(opts, log(!!opts.json));
     try {
-      reportOutcomes('recover', await recoverComponents(ctx, opts.component, { at: opts.at ? parseTimeOption(opts.at) : undefined }), !!opts.json);
+      reportOutcomes('recover', await (await jobs()).recoverComponents(ctx, opts.component, { at: opts.at ? parseTimeOption(opts.at) : undefined }), !!opts.json);
     } finally {
       await ctx.repo.close();
     }
