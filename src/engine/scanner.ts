@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ExcludeFilter } from './excludeFilter.js';
 
@@ -16,11 +16,17 @@ export interface ScanTotals {
  */
 export function startScan(paths: string[], filter: ExcludeFilter): ScanTotals {
   const totals: ScanTotals = { files: 0, bytes: 0, done: false };
+  let sinceYield = 0;
   const walk = async (p: string): Promise<void> => {
     if (filter.excludes(p)) return;
+    // blocking calls are cheap from the cache; yield now and then so the backup itself runs alongside
+    if (++sinceYield >= 256) {
+      sinceYield = 0;
+      await new Promise((r) => setImmediate(r));
+    }
     let st;
     try {
-      st = await fs.lstat(p);
+      st = fs.lstatSync(p);
     } catch {
       return;
     }
@@ -30,7 +36,7 @@ export function startScan(paths: string[], filter: ExcludeFilter): ScanTotals {
     } else if (st.isDirectory()) {
       let names: string[] = [];
       try {
-        names = await fs.readdir(p);
+        names = fs.readdirSync(p);
       } catch {
         return;
       }

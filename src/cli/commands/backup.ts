@@ -98,7 +98,8 @@ Examples:
         oneFileSystem: opts.oneFileSystem,
         parent: opts.parent,
         force: opts.force,
-        onProgress: (p: ArchiveProgress) =>
+        // progress (and the scanner that counts ahead for it) only when someone sees it
+        onProgress: !opts.json && !process.stderr.isTTY ? undefined : (p: ArchiveProgress) =>
           progress.update(p.bytesDone, p.totalBytes, { files_done: p.filesDone, bytes_done: p.bytesDone, total_files: p.totalFiles, total_bytes: p.totalBytes, current_files: p.currentFiles.slice(0, 2) }),
         onError: (p: string, err: Error) => {
           if (opts.json) printJson({ message_type: 'error', error: { message: err.message }, during: 'archival', item: p });
