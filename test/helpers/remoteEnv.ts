@@ -8,7 +8,7 @@ import { promises as fs, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Radosgw } from './radosgw.js';
 import type { Sshd } from './sshd.js';
-import { type CliResult, cairnArgv, runCairn, runRestic } from './cli.js';
+import { type CliResult, cairnArgv, runRestic } from './cli.js';
 import { manifest } from './treeGen.js';
 
 /** A repository location as cairn and restic are each told to reach it. */
@@ -97,9 +97,43 @@ export function restTarget(url: string): RemoteTarget {
   return { location: `rest:${url}`, cairnEnv: {}, resticArgs: [], resticEnv: {} };
 }
 
+/** What a CLI run printed and how it exited; `timedOut` when it had to be killed. */
+export interface TimedCliResult extends CliResult {
+  timedOut: boolean;
+}
+
+/** Runs the cairn CLI (the built package, as runCairn) and kills it if it has not exited within `timeoutMs`. */
+function runCairnWithin(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<TimedCliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cairnArgv(), ...args], {
+      env: { ...process.env, CAIRN_PASSWORD: undefined, RESTIC_PASSWORD: undefined, CAIRN_REPOSITORY: undefined, RESTIC_REPOSITORY: undefined, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr, timedOut });
+    });
+  });
+}
+
 /** Runs the cairn CLI against the target (`-r` goes right after the command name). */
-export function cairnOn(t: RemoteTarget, password: string, command: string, ...args: string[]): Promise<CliResult> {
-  return runCairn([command, '-r', t.location, ...args], { env: { ...t.cairnEnv, CAIRN_PASSWORD: password } });
+export function cairnOn(t: RemoteTarget, password: string, command: string, ...args: string[]): Promise<TimedCliResult> {
+  return runCairnWithin([command, '-r', t.location, ...args], { ...t.cairnEnv, CAIRN_PASSWORD: password }, 15 * 60_000);
+}
+
+/** Like cairnOn, for a command expected to fail at once: it gets 45 s (a few seconds are plenty) before it is killed. */
+export function cairnMistake(t: RemoteTarget, password: string, command: string, ...args: string[]): Promise<TimedCliResult> {
+  return runCairnWithin([command, '-r', t.location, ...args], { ...t.cairnEnv, CAIRN_PASSWORD: password }, 45_000);
 }
 
 /** Runs the real restic against the target. */
@@ -189,8 +223,9 @@ export async function backupKilledMidway(t: RemoteTarget, password: string, src:
  * A user mistake as the CLI must report it: the exit code, exactly one line saying what happened
  * and one remedy line on stderr (no retry notices, no stack trace).
  */
-export function assertOneLineAndRemedy(r: CliResult, exitCode: number, what: RegExp, remedy: RegExp): void {
+export function assertOneLineAndRemedy(r: TimedCliResult, exitCode: number, what: RegExp, remedy: RegExp): void {
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.ok(!r.timedOut, `cairn did not exit within 45 s; it had printed:\n${r.stderr.slice(-3000)}`);
   assert.equal(r.code, exitCode, `exit code (stderr:\n${r.stderr.slice(-3000)})`);
   assert.equal(lines.length, 2, `one line and a remedy, got:\n${r.stderr.slice(-3000)}`);
   assert.match(lines[0]!, /^cairn: /);

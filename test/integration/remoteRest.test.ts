@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RcloneRest, startRcloneRest } from '../helpers/rcloneRest.js';
-import { assertCairnAndResticShare, assertOneLineAndRemedy, assertOk, cairnOn, restTarget } from '../helpers/remoteEnv.js';
+import { assertCairnAndResticShare, assertOneLineAndRemedy, assertOk, cairnMistake, cairnOn, restTarget } from '../helpers/remoteEnv.js';
 import { generateTree } from '../helpers/treeGen.js';
 
 const password = 'remote-rest';
@@ -56,24 +56,24 @@ describe('REST mistakes get one line, a remedy and restic\'s exit code', () => {
   });
 
   test('a wrong REST password says the server refused the credentials and where to fix them (exit 1)', async () => {
-    const r = await cairnOn(restTarget(`http://alice:wrong@127.0.0.1:${server.port}/existing/`), password, 'snapshots');
+    const r = await cairnMistake(restTarget(`http://alice:wrong@127.0.0.1:${server.port}/existing/`), password, 'snapshots');
     assertOneLineAndRemedy(r, 1, /refused .*wrong or missing user name\/password/, /user and password in the repository URL/);
     assert.doesNotMatch(r.stderr, /alice:wrong/, 'the password is not shown');
   });
 
   test('a wrong repository password exits 12', async () => {
-    const r = await cairnOn(restTarget(`${base}existing/`), 'not-the-password', 'snapshots');
+    const r = await cairnMistake(restTarget(`${base}existing/`), 'not-the-password', 'snapshots');
     assertOneLineAndRemedy(r, 12, /wrong password/, /password/);
   });
 
   test('a URL without a repository exits 10 and suggests cairn init', async () => {
-    const r = await cairnOn(restTarget(`${base}nothing-here/`), password, 'snapshots');
+    const r = await cairnMistake(restTarget(`${base}nothing-here/`), password, 'snapshots');
     assertOneLineAndRemedy(r, 10, new RegExp(`no repository at rest:http://127\\.0\\.0\\.1:${server.port}/nothing-here/`), /cairn init/);
   });
 
   test('an unreachable server (nothing listens on the port) names the URL and says to check the server is running', async () => {
     const port = await closedPort();
-    const r = await cairnOn(restTarget(`http://127.0.0.1:${port}/repo/`), password, 'snapshots');
+    const r = await cairnMistake(restTarget(`http://127.0.0.1:${port}/repo/`), password, 'snapshots');
     assertOneLineAndRemedy(r, 1, new RegExp(`cannot reach the REST server at http://127\\.0\\.0\\.1:${port}/repo/: connection refused`), /server is running/);
   });
 });
