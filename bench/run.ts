@@ -151,7 +151,7 @@ async function main(): Promise<void> {
 
   try {
     const loadAtStart = os.loadavg();
-    log(`case ${opts.case}, size ${formatBytes(size)}, seed "${opts.seed}", work folder ${workDir}; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+    log(`case ${opts.case}, ${opts.case === 'tiny' ? `${opts.files} files` : `size ${formatBytes(size)}`}, seed "${opts.seed}", work folder ${workDir}; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`);
     const cairn = snapshotCairn(opts.cairn, path.join(workDir, 'cairn-build'));
     const data = path.join(workDir, 'data');
     mkdirSync(data);
