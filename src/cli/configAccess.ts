@@ -44,14 +44,14 @@ function backendOptions(r: RepositoryConfig): OpenBackendOptions {
  * creates it on first use so that `cairn backup` works right after writing
  * the config.
  */
-export async function openConfigRepository(loaded: LoadedConfig, opts: ConfigOptions, notice: (m: string) => void): Promise<Repository> {
-  const repoCfg = loaded.config.repositories.default!;
-  const location = opts.repo ?? repoCfg.url;
-  const password = (await explicitPassword(opts)) ?? (repoCfg as { password?: string }).password;
+export async function openConfigRepository(loaded: LoadedConfig, opts: ConfigOptions, notice: (m: string) => void, name = 'default'): Promise<Repository> {
+  const repoCfg = loaded.config.repositories[name]!;
+  const location = name === 'default' ? (opts.repo ?? repoCfg.url) : repoCfg.url;
+  const password = (name === 'default' ? await explicitPassword(opts) : undefined) ?? (repoCfg as { password?: string }).password;
   if (password === undefined) {
     throw new CairnError('no-password', `no password for repository ${location}`, `Add password_file: (or password_command:) to repositories.default in ${loaded.path}, or set CAIRN_PASSWORD.`, ExitCode.wrongPassword);
   }
-  const backend = await openBackend(location, opts.repo ? {} : backendOptions(repoCfg));
+  const backend = await openBackend(location, name === 'default' && opts.repo ? {} : backendOptions(repoCfg));
   if (!(await backend.exists({ type: 'config', name: 'config' }))) {
     notice(`cairn: creating repository ${location} (first use)`);
     return Repository.init(backend, password, { newPolynomial: () => formatPolynomial(randomPolynomial()) });

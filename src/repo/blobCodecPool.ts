@@ -45,6 +45,8 @@ export class BlobCodecPool {
   private readonly pending = new Map<number, Pending>();
   private nextJob = 0;
   private closed = false;
+  /** Set when a worker died: every later job fails at once instead of waiting for an answer that never comes. */
+  private broken: Error | undefined;
 
   constructor(key: CryptoKey, version: number, compression: CompressionMode, size = Math.max(1, Math.min(4, os.availableParallelism()))) {
     for (let i = 0; i < size; i++) {
@@ -53,6 +55,9 @@ export class BlobCodecPool {
       w.postMessage(init);
       w.on('message', (m: CodecResponse) => this.settle(i, m));
       w.on('error', (err) => this.failAll(err));
+      w.on('exit', (code) => {
+        if (!this.closed) this.failAll(new Error(`blob codec worker exited (code ${code})`));
+      });
       w.unref();
       this.workers.push(w);
       this.load.push(0);
@@ -74,12 +79,18 @@ export class BlobCodecPool {
   }
 
   private failAll(err: Error): void {
+    this.broken ??= err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (let i = 0; i < this.workers.length; i++) {
+      this.load[i] = 0;
+      this.workers[i]!.unref();
+    }
   }
 
   private submit<T extends EncodedBlob | Buffer>(make: (job: number) => CodecRequest, data: Uint8Array): Promise<T> {
     if (this.closed) return Promise.reject(new Error('blob codec pool is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     let best = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
     const job = this.nextJob++;
@@ -87,7 +98,14 @@ export class BlobCodecPool {
     if (this.load[best]!++ === 0) w.ref();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(job, { resolve: resolve as (r: EncodedBlob | Buffer) => void, reject });
-      w.postMessage(make(job), [data.buffer as ArrayBuffer]);
+      try {
+        w.postMessage(make(job), [data.buffer as ArrayBuffer]);
+      } catch (err) {
+        // never leave a job (and a ref'd worker) waiting for an answer
+        this.pending.delete(job);
+        if (--this.load[best]! === 0) w.unref();
+        reject(err as Error);
+      }
     });
   }
 

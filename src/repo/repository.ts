@@ -292,6 +292,7 @@ export class Repository {
     const id = knownId ?? sha256Hex(plaintext);
     if (this.hasBlob(type, id)) return { id, added: false, storedSize: 0 };
     const key = type[0] + id;
+    const plainLength = plaintext.length; // the buffer may be handed to a worker below
     this.inFlight.add(key);
     let enc: EncodedBlob;
     try {
@@ -303,7 +304,7 @@ export class Repository {
     }
     const writer = this.writers[type];
     writer.add(id, enc.sealed, enc.uncompressedLength);
-    this.bytesSinceCollect += plaintext.length;
+    this.bytesSinceCollect += plainLength;
     if (this.bytesSinceCollect >= collectEvery) {
       this.bytesSinceCollect = 0;
       releaseDeadBuffers();

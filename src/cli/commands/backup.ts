@@ -13,6 +13,7 @@ import { runBackupInfo, runBackupList, runComponentBackup } from './components.j
 interface BackupCliOptions extends RepoOptions, ConfigOptions {
   component: string[];
   reason?: string;
+  copy?: boolean;
   tag: string[];
   host?: string;
   time?: string;
@@ -37,6 +38,7 @@ export function registerBackup(program: Command): Command {
     .argument('[paths...]', 'files and folders to back up; none: the components of cairn.yaml; `list` / `info ID`: component backups')
     .option('--component <name>', 'with cairn.yaml: only this component (repeatable)', collect, [])
     .option('--reason <why>', 'with cairn.yaml: why this backup is made (stored as a tag)')
+    .option('--no-copy', 'with cairn.yaml: do not copy the new snapshots to the copy-target repositories')
     .option('--tag <tag>', 'add a tag (repeatable; "a,b" adds two)', collect, [])
     .option('--host <name>', 'hostname to record (default: this machine)')
     .option('--time <time>', 'time to record instead of now ("2024-01-15 10:20:30")')

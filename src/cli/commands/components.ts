@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { CairnError, ExitCode } from '../../errors.js';
+import { CairnError, ExitCode, describeError } from '../../errors.js';
+import type { OrchestratorContext } from '../../orchestrator/context.js';
 import type { ComponentOutcome } from '../../orchestrator/componentJobs.js';
 import { listComponentSnapshots, componentInfo, componentManifestName } from '../../orchestrator/componentSnapshots.js';
 import type { RestorePlan } from '../../orchestrator/restoreComponent.js';
 import { SnapshotFolder } from '../../engine/snapshotContent.js';
-import { openContext, withConfigOptions, loadCliConfig, type ConfigOptions } from '../configAccess.js';
+import { openConfigRepository, openContext, withConfigOptions, loadCliConfig, type ConfigOptions } from '../configAccess.js';
 import { confirm } from '../confirm.js';
 import { formatBytes, printJson, renderTable } from '../output.js';
 import { parseTimeOption } from '../timeOption.js';
@@ -29,7 +30,7 @@ function reportOutcomes(title: string, outcomes: ComponentOutcome[], json: boole
 }
 
 /** `cairn backup` without paths: every (or the named) component of cairn.yaml, in dependency order. */
-export async function runComponentBackup(opts: ConfigOptions & { component: string[]; dryRun?: boolean; reason?: string }): Promise<void> {
+export async function runComponentBackup(opts: ConfigOptions & { component: string[]; dryRun?: boolean; reason?: string; copy?: boolean }): Promise<void> {
   if (opts.dryRun) {
     const loaded = await loadCliConfig(opts);
     const names = opts.component.length ? loaded.graph.select(opts.component).components : loaded.graph.backupOrder();
@@ -41,9 +42,38 @@ export async function runComponentBackup(opts: ConfigOptions & { component: stri
   }
   const ctx = await openContext(opts, log(!!opts.json));
   try {
-    reportOutcomes('backup', await (await jobs()).backupComponents(ctx, opts.component, { reason: opts.reason ?? 'manual', kind: 'manual' }), !!opts.json);
+    const outcomes = await (await jobs()).backupComponents(ctx, opts.component, { reason: opts.reason ?? 'manual', kind: 'manual' });
+    if (opts.copy !== false) await copyToTargets(ctx, opts, outcomes);
+    reportOutcomes('backup', outcomes, !!opts.json);
   } finally {
     await ctx.repo.close();
+  }
+}
+
+/** 3-2-1: copies the new snapshots to every copy target of cairn.yaml; a failing target marks its components failed. */
+async function copyToTargets(ctx: OrchestratorContext, opts: ConfigOptions, outcomes: ComponentOutcome[]): Promise<void> {
+  const ids = outcomes.filter((o) => o.status === 'ok' && o.snapshot).map((o) => o.snapshot!);
+  if (ids.length === 0) return;
+  const { copyTargets } = await import('../../orchestrator/config.js');
+  const { copySnapshots } = await import('../../engine/copy.js');
+  for (const target of copyTargets(ctx.loaded.config)) {
+    try {
+      const dst = await openConfigRepository(ctx.loaded, opts, ctx.log, target);
+      try {
+        const r = await copySnapshots(ctx.repo, dst, { ids });
+        ctx.log(`copied ${r.copied.length} snapshot(s) to ${target}${r.skipped.length ? ` (${r.skipped.length} already there)` : ''}`);
+      } finally {
+        await dst.close();
+      }
+      for (const o of outcomes) if (o.status === 'ok') o.message = [o.message, `copied to ${target}`].filter(Boolean).join('; ');
+    } catch (err) {
+      for (const o of outcomes) {
+        if (o.status !== 'ok') continue;
+        o.status = 'failed';
+        o.message = `backup ok, but the copy to ${target} failed: ${describeError(err)}`;
+        o.remedy = err instanceof CairnError ? err.remedy : `Check repository ${target} in cairn.yaml, then run \`cairn copy\`.`;
+      }
+    }
   }
 }
 
