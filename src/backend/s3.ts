@@ -323,7 +323,7 @@ export class S3Backend implements Backend {
       return new CairnError('credentials', `no S3 credentials found for ${this.endpointLabel}`, 'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or AWS_PROFILE.', ExitCode.failure, { cause: err });
     }
     if (status === 403 || credentialNames.has(name)) {
-      return new CairnError('credentials', `S3 at ${this.endpointLabel} refused access to ${what} (${name || status})`, `Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and that this key may use bucket "${this.bucket}".`, ExitCode.failure, { cause: err });
+      return new CairnError('credentials', `S3 at ${this.endpointLabel} refused access to ${what} (${name || `HTTP ${status}`})`, `Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and that this key may use bucket "${this.bucket}".`, ExitCode.failure, { cause: err });
     }
     if (status === 301 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
       return new CairnError('wrong-region', `bucket "${this.bucket}" is in another region than the one configured (${name || status})`, 'Set AWS_DEFAULT_REGION (or AWS_REGION) to the bucket\'s region.', ExitCode.failure, { cause: err });
@@ -383,7 +383,8 @@ function nameOf(err: unknown): string {
   if (typeof err !== 'object' || err === null) return '';
   const e = err as { name?: unknown; Code?: unknown };
   if (typeof e.Code === 'string') return e.Code;
-  return typeof e.name === 'string' && e.name !== 'Error' ? e.name : '';
+  // The SDK names an error it could not parse (a HEAD reply has no body) "Unknown": say nothing rather than that.
+  return typeof e.name === 'string' && e.name !== 'Error' && e.name !== 'Unknown' ? e.name : '';
 }
 
 function statusOf(err: unknown): number | undefined {

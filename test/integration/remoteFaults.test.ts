@@ -15,6 +15,7 @@ import { formatPolynomial, randomPolynomial } from '../../src/chunker/polynomial
 import { backupPaths } from '../../src/engine/backup.js';
 import { restoreSnapshot } from '../../src/engine/restorer.js';
 import { Repository } from '../../src/repo/repository.js';
+import type { Snapshot } from '../../src/repo/snapshot.js';
 import { runRestic } from '../helpers/cli.js';
 import { assertOk } from '../helpers/remoteEnv.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
@@ -65,7 +66,7 @@ function flakySftp(repoDir: string, events: RetryEvent[]): { faults: FaultBacken
     sftp,
     [
       { action: 'fail', every: 20 },
-      { action: 'cut-write', ops: ['write'], match: (h) => h.type === 'pack', every: 6 },
+      { action: 'cut-write', ops: ['write'], match: (h) => h.type === 'pack', every: 5 },
       { action: 'short-read', ops: ['read'], match: (h) => h.type === 'pack', every: 7 },
     ],
     { seed: 61 },
@@ -84,25 +85,28 @@ function retriesByKind(events: RetryEvent[]): { failed: number; cut: number; sho
   };
 }
 
-test('with 1 call in 20 failing, cut uploads and short reads, a 200 MiB backup over sftp finishes, restic check --read-data passes and a restore through the same faults equals the source', async () => {
+test('with 1 call in 20 failing, cut uploads and short reads, a 200 MiB backup over sftp finishes, restic check --read-data passes and a restore through the same faults equals the source', async (t) => {
   const repoDir = path.join(sshd.dir, 'repos', 'flaky');
   const size = await treeBytes(src);
   assert.ok(size >= 180 * MiB && size <= 260 * MiB, `source is ${(size / MiB).toFixed(0)} MiB`);
 
   const backupEvents: RetryEvent[] = [];
   const { faults, backend } = flakySftp(repoDir, backupEvents);
-  let snapshotId: string;
+  let snapshot: Snapshot;
   try {
     const repo = await Repository.init(backend, password, { newPolynomial: () => formatPolynomial(randomPolynomial()), kdf: { N: 1024, r: 8, p: 1 } });
+    // restic's smallest --pack-size: more uploads, so 1 call in 20 means a few dozen chances to fail.
+    repo.setWriteOptions({ packSize: 4 * MiB });
     const result = await backupPaths(repo, [src]);
     assert.deepEqual(result.errors, [], 'no file was lost to a storage fault');
-    snapshotId = result.snapshot.id;
+    snapshot = result.snapshot;
   } finally {
     await backend.close();
   }
   const during = retriesByKind(backupEvents);
-  assert.ok(during.failed >= 5, `failed calls were retried (${during.failed})`);
-  assert.ok(during.cut >= 2, `cut uploads were retried (${during.cut})`);
+  t.diagnostic(`backup: ${JSON.stringify(faults.calls)} calls, ${faults.injected} faults, retries ${JSON.stringify(during)}`);
+  assert.ok(during.failed >= 2, `failed calls were retried (${during.failed})`);
+  assert.ok(during.cut >= 3, `cut uploads were retried (${during.cut})`);
   assert.ok(faults.injected >= during.failed + during.cut);
 
   // What reached the server's disk: restic reads the folder directly and verifies every blob.
@@ -110,18 +114,20 @@ test('with 1 call in 20 failing, cut uploads and short reads, a 200 MiB backup o
   assert.deepEqual(leftovers, [], 'cut uploads left no temporary files');
   assertOk(await runRestic(['-r', repoDir, 'check', '--read-data'], { RESTIC_PASSWORD: password }), 'restic check --read-data');
   const snaps = JSON.parse((await runRestic(['-r', repoDir, 'snapshots', '--json'], { RESTIC_PASSWORD: password })).stdout) as { id: string }[];
-  assert.deepEqual(snaps.map((s) => s.id), [snapshotId]);
+  assert.deepEqual(snaps.map((s) => s.id), [snapshot.id]);
 
   const restoreEvents: RetryEvent[] = [];
   const reading = flakySftp(repoDir, restoreEvents);
   const target = path.join(tmp, 'restored');
   try {
     const repo = await Repository.open(reading.backend, password);
-    const summary = await restoreSnapshot(repo, snapshotId, { target, xattrs: false });
+    const summary = await restoreSnapshot(repo, snapshot, { target, xattrs: false });
     assert.deepEqual(summary.errors, []);
   } finally {
     await reading.backend.close();
   }
-  assert.ok(retriesByKind(restoreEvents).short >= 2, `short reads were retried (${retriesByKind(restoreEvents).short})`);
+  const whileReading = retriesByKind(restoreEvents);
+  t.diagnostic(`restore: ${JSON.stringify(reading.faults.calls)} calls, ${reading.faults.injected} faults, retries ${JSON.stringify(whileReading)}`);
+  assert.ok(whileReading.short >= 2, `short reads were retried (${whileReading.short})`);
   assert.deepEqual(await manifest(path.join(target, src)), await manifest(src));
 });

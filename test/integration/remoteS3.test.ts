@@ -55,18 +55,18 @@ describe('S3 mistakes get one line, a remedy and restic\'s exit code', () => {
   test('a wrong secret key says S3 refused access and which variables to check (exit 1)', async () => {
     const t: RemoteTarget = { ...existing(), cairnEnv: s3Env(rgw, { secretAccessKey: 'not-the-secret' }) };
     const r = await cairnMistake(t, password, 'snapshots');
-    assertOneLineAndRemedy(r, 1, new RegExp(`S3 at ${rgw.endpoint.replace(/\./g, '\\.')} refused access .*SignatureDoesNotMatch`), /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+    assertOneLineAndRemedy(r, 1, new RegExp(`S3 at ${rgw.endpoint.replace(/\./g, '\\.')} refused access to repo/config \\((SignatureDoesNotMatch|HTTP 403)\\)$`), /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
     assert.ok(!r.stderr.includes('not-the-secret'), 'the secret is not shown');
   });
 
-  test('a bucket that does not exist exits 10, names the bucket and suggests cairn init', async () => {
+  test('a bucket that does not exist exits 10, names the location and suggests cairn init', async () => {
     const r = await cairnMistake(s3Target(rgw, 'no-such-bucket/repo'), password, 'snapshots');
-    assertOneLineAndRemedy(r, 10, /bucket "no-such-bucket" does not exist/, /cairn init/);
+    assertOneLineAndRemedy(r, 10, new RegExp(`no repository at s3:${rgw.endpoint.replace(/\./g, '\\.')}/no-such-bucket/repo`), /cairn init/);
   });
 
   test('a bucket without a repository at the prefix exits 10', async () => {
     const r = await cairnMistake(s3Target(rgw, 'existing-bucket/other-prefix'), password, 'snapshots');
-    assertOneLineAndRemedy(r, 10, /existing-bucket\/other-prefix is not a cairn\/restic repository/, /cairn init/);
+    assertOneLineAndRemedy(r, 10, /no repository at s3:.*\/existing-bucket\/other-prefix/, /cairn init/);
   });
 
   test('a wrong repository password exits 12', async () => {
