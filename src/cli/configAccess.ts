@@ -6,7 +6,7 @@ import { formatPolynomial, randomPolynomial } from '../chunker/polynomial.js';
 import { loadConfig, type LoadedConfig } from '../orchestrator/loadConfig.js';
 import type { RepositoryConfig } from '../orchestrator/config.js';
 import type { OrchestratorContext } from '../orchestrator/context.js';
-import { explicitPassword, type RepoOptions } from './repoAccess.js';
+import { explicitPassword, withBackendClosedOnFailure, type RepoOptions } from './repoAccess.js';
 
 /** Options of commands that work from cairn.yaml. */
 export interface ConfigOptions extends RepoOptions {
@@ -52,11 +52,13 @@ export async function openConfigRepository(loaded: LoadedConfig, opts: ConfigOpt
     throw new CairnError('no-password', `no password for repository ${location}`, `Add password_file: (or password_command:) to repositories.default in ${loaded.path}, or set CAIRN_PASSWORD.`, ExitCode.wrongPassword);
   }
   const backend = await openBackend(location, name === 'default' && opts.repo ? {} : backendOptions(repoCfg));
-  if (!(await backend.exists({ type: 'config', name: 'config' }))) {
-    notice(`cairn: creating repository ${location} (first use)`);
-    return Repository.init(backend, password, { newPolynomial: () => formatPolynomial(randomPolynomial()) });
-  }
-  return Repository.open(backend, password);
+  return withBackendClosedOnFailure(backend, async () => {
+    if (!(await backend.exists({ type: 'config', name: 'config' }))) {
+      notice(`cairn: creating repository ${location} (first use)`);
+      return Repository.init(backend, password, { newPolynomial: () => formatPolynomial(randomPolynomial()) });
+    }
+    return Repository.open(backend, password);
+  });
 }
 
 /** Loads the config and opens its repository: what every component command starts with. */

@@ -9,6 +9,16 @@ import { CairnError, ExitCode, isErrno } from '../errors.js';
 import { Repository } from '../repo/repository.js';
 import { formatPolynomial, randomPolynomial } from '../chunker/polynomial.js';
 
+/** Opens (or creates) a repository on `backend`, closing the backend when that fails so no connection keeps the process alive. */
+export async function withBackendClosedOnFailure<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    await backend.close().catch(() => {});
+    throw err;
+  }
+}
+
 /** Global options every repository command accepts. */
 export interface RepoOptions {
   repo?: string;
@@ -102,7 +112,7 @@ export async function initRepository(opts: RepoOptions & { copyChunkerParamsFrom
   const backend = await backendFor(location ?? defaults.repository);
   const init: Parameters<typeof Repository.init>[2] = { newPolynomial: () => formatPolynomial(randomPolynomial()) };
   if (opts.copyChunkerParamsFrom) init.polynomial = opts.copyChunkerParamsFrom.config.chunker_polynomial;
-  return Repository.init(backend, password, init);
+  return withBackendClosedOnFailure(backend, () => Repository.init(backend, password, init));
 }
 
 /**
@@ -115,7 +125,8 @@ export async function openRepository(opts: RepoOptions, notice: (msg: string) =>
   if (location) {
     const password = await explicitPassword(opts);
     if (password === undefined) throw noPasswordError();
-    return Repository.open(await backendFor(location), password);
+    const backend = await backendFor(location);
+    return withBackendClosedOnFailure(backend, () => Repository.open(backend, password));
   }
   const defaults = defaultLocations();
   const backend = await backendFor(defaults.repository);
@@ -129,5 +140,5 @@ export async function openRepository(opts: RepoOptions, notice: (msg: string) =>
   }
   const password = (await explicitPassword(opts)) ?? (await defaultPassword(defaults.passwordFile, false, notice));
   if (password === undefined) throw noPasswordError();
-  return Repository.open(backend, password);
+  return withBackendClosedOnFailure(backend, () => Repository.open(backend, password));
 }

@@ -9,6 +9,7 @@ import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode, type Enc
 import { BlobCodecPool, WorkerDecodeError } from './blobCodecPool.js';
 import { releaseDeadBuffers } from './memoryPressure.js';
 import { sha256Hex, type BlobType } from './ids.js';
+import { isIrreducible } from '../chunker/polynomial.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
 import { PackWriter, defaultPackSize, type FinishedPack } from './packWriter.js';
 import type { PackedBlob } from './pack.js';
@@ -145,8 +146,9 @@ export class Repository {
     if (config.version !== 1 && config.version !== 2) {
       throw new CairnError('unsupported-version', `repository format version ${config.version} is not supported`, 'cairn reads restic repository versions 1 and 2.');
     }
-    if (!/^[0-9a-f]+$/.test(config.chunker_polynomial ?? '')) {
-      throw new CairnError('damaged-config', `the repository config has no valid chunker polynomial`, 'The repository config is damaged; restore it from a copy of the repository.');
+    if (!/^[0-9a-f]+$/.test(config.chunker_polynomial ?? '') || !isIrreducible(BigInt('0x' + config.chunker_polynomial))) {
+      // restic refuses such a repository too: its chunks could not be cut like restic's
+      throw new CairnError('damaged-config', `the repository config has no valid chunker polynomial (${config.chunker_polynomial})`, 'The repository config is damaged; restore it from a copy of the repository.');
     }
     return config;
   }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseTagList } from '../../engine/snapshotFilter.js';
 import { CairnError, ExitCode } from '../../errors.js';
 import { Repository } from '../../repo/repository.js';
-import { backendFor, explicitPassword, openRepository, type RepoOptions } from '../repoAccess.js';
+import { backendFor, explicitPassword, openRepository, withBackendClosedOnFailure, type RepoOptions } from '../repoAccess.js';
 import { formatBytes, printJson } from '../output.js';
 import { displayTime } from './snapshots.js';
 
@@ -40,7 +40,8 @@ async function openSource(opts: CopyCliOptions): Promise<Repository> {
   if (password === undefined) {
     throw new CairnError('no-password', `no password for the source repository ${location}`, 'Give it with --from-password-file FILE, --from-password-command CMD or CAIRN_FROM_PASSWORD (RESTIC_FROM_PASSWORD works too).', ExitCode.wrongPassword);
   }
-  return Repository.open(await backendFor(location), password);
+  const backend = await backendFor(location);
+  return withBackendClosedOnFailure(backend, () => Repository.open(backend, password));
 }
 
 /** `cairn copy`: copy snapshots from another repository into this one. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Repository } from '../../repo/repository.js';
-import { backendFor, explicitPassword, initRepository, type RepoOptions } from '../repoAccess.js';
+import { backendFor, explicitPassword, initRepository, withBackendClosedOnFailure, type RepoOptions } from '../repoAccess.js';
 import { printJson } from '../output.js';
 import { CairnError } from '../../errors.js';
 
@@ -18,7 +18,8 @@ export function registerInit(program: Command): void {
       if (opts.copyChunkerParamsFrom) {
         const pw = await explicitPassword({ passwordFile: opts.fromPasswordFile }, { CAIRN_PASSWORD: process.env.CAIRN_FROM_PASSWORD, RESTIC_PASSWORD: process.env.RESTIC_FROM_PASSWORD });
         if (pw === undefined) throw new CairnError('no-password', 'no password for the repository given with --copy-chunker-params-from', 'Give it with --from-password-file FILE or CAIRN_FROM_PASSWORD.');
-        from = await Repository.open(await backendFor(opts.copyChunkerParamsFrom), pw);
+        const backend = await backendFor(opts.copyChunkerParamsFrom);
+        from = await withBackendClosedOnFailure(backend, () => Repository.open(backend, pw));
       }
       const repo = await initRepository({ ...opts, copyChunkerParamsFrom: from }, (m) => process.stderr.write(m + '\n'));
       if (opts.json) printJson({ message_type: 'initialized', id: repo.config.id, repository: repo.backend.location });
