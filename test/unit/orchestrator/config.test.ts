@@ -17,7 +17,7 @@ test('the JSON Schema offers every source type and requires the default reposito
   const schema = configJsonSchema() as { $defs: Record<string, { properties: Record<string, { required?: string[] }> }> & { Source: { oneOf: Array<{ $ref: string }> } } };
   assert.deepEqual(
     schema.$defs.Source.oneOf.map((o) => o.$ref),
-    ['FilesSource', 'PostgresSource', 'MysqlSource', 'MariadbSource', 'SqliteSource', 'RedisSource', 'CommandSource'].map((id) => `#/$defs/${id}`),
+    ['FilesSource', 'PostgresSource', 'MysqlSource', 'MariadbSource', 'SqliteSource', 'RedisSource', 'CommandSource', 'PodmanSource', 'DockerSource'].map((id) => `#/$defs/${id}`),
   );
   assert.deepEqual(schema.$defs.CairnConfig!.properties.repositories!.required, ['default']);
 });

@@ -174,7 +174,7 @@ test('a value of the wrong type says what is expected there', async () => {
 test('an unknown source type lists the source types', async () => {
   const { err, file } = await configError(`${repo}components:\n  db:\n    sources:\n      - type: postgress\n        name: main\n`);
   assert.equal(err.message, `${file}:7:15: components.db.sources[0].type: unknown source type "postgress"`);
-  assert.equal(err.remedy, 'Did you mean "postgres"? Source types: files, postgres, mysql, mariadb, sqlite, redis, command.');
+  assert.equal(err.remedy, 'Did you mean "postgres"? Source types: files, postgres, mysql, mariadb, sqlite, redis, command, podman, docker.');
 });
 
 test('a dependency cycle is named in order at the depends_on entry', async () => {
