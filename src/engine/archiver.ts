@@ -86,6 +86,13 @@ function emptyStats(): ArchiveStats {
   return { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, dataBlobs: 0, treeBlobs: 0, dataAdded: 0, dataAddedPacked: 0, totalFilesProcessed: 0, totalBytesProcessed: 0, bytesRead: 0, errors: 0 };
 }
 
+/** Wraps a failure to store data, so it is not mistaken for a file that could not be read. */
+class RepositoryWriteError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 /** A small counting semaphore: bounds how many files are read at once. */
 class Semaphore {
   private waiting: (() => void)[] = [];
@@ -306,6 +313,8 @@ export class Archiver {
         else await fdClose(fd);
       }
     } catch (err) {
+      // the repository failing (an upload, a full disk) ends the backup; only a file that cannot be read is skipped
+      if (err instanceof RepositoryWriteError) throw err.cause;
       this.reportError(absPath, err);
       return undefined;
     } finally {
@@ -333,6 +342,9 @@ export class Archiver {
       this.stats.filesNew++;
       this.progress(0);
       return node;
+    } catch (err) {
+      // a stream that fails (a dump that errors) fails the snapshot, as does the repository
+      throw err instanceof RepositoryWriteError ? err.cause : err;
     } finally {
       this.current.delete(display);
     }
@@ -354,13 +366,18 @@ export class Archiver {
       const length = chunk.length;
       content.push(id);
       size += length;
-      const p = this.repo.saveBlob('data', chunk, id).then((r) => {
-        if (r.added) {
-          this.stats.dataBlobs++;
-          this.stats.dataAdded += length;
-          this.stats.dataAddedPacked += r.storedSize;
-        }
-      });
+      const p = this.repo.saveBlob('data', chunk, id).then(
+        (r) => {
+          if (r.added) {
+            this.stats.dataBlobs++;
+            this.stats.dataAdded += length;
+            this.stats.dataAddedPacked += r.storedSize;
+          }
+        },
+        (err: unknown) => {
+          throw new RepositoryWriteError(err);
+        },
+      );
       p.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
       inFlight.push(p);
     };

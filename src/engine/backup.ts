@@ -107,7 +107,9 @@ export async function backupEntries(repo: Repository, entries: ArchiveEntry[], p
     if (parent) result.parent = parent.id;
     return result;
   } finally {
-    await lock?.release();
+    // A lock that cannot be removed (the server went away) must not hide why the backup ended;
+    // left behind it turns stale, and `cairn unlock` removes it.
+    await lock?.release().catch(() => {});
   }
 }
 
