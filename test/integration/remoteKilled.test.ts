@@ -43,11 +43,6 @@ async function snapshotFiles(repoDir: string): Promise<string[]> {
   return (await fs.readdir(path.join(repoDir, 'snapshots')).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n));
 }
 
-// Until these are fixed, the strict form of the message is recorded as a TODO subtest.
-const knownBugs =
-  'src/engine/archiver.ts reports a failed pack upload as "error: FILE: ..." for every file in the pack (it should abort the backup); ' +
-  'src/engine/backup.ts releases the lock in `finally`, so the retried lock removal on the dead server replaces the real error and doubles the wait';
-
 /** The whole story for one server: killed midway, clear failure, no snapshot, restart, rerun, restic check. */
 async function killAndRecover(t: TestContext, target: RemoteTarget, repoDir: string, server: { kill(): Promise<void>; restart(): Promise<void> }, serverName: RegExp): Promise<void> {
   assertOk(await cairnOn(target, password, 'init'), 'cairn init');
@@ -57,17 +52,14 @@ async function killAndRecover(t: TestContext, target: RemoteTarget, repoDir: str
   const message = finalMessage(failed.stderr);
   t.diagnostic(`gave up after ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed.stderr.split('\n').length - message.length - 1} retry notices; final lines:\n${message.slice(-4).join('\n')}`);
   assert.equal(failed.code, 1, `the backup fails once the server is gone:\n${failed.stderr.slice(-3000)}`);
-  const [what, remedy] = message.slice(-2);
-  assert.match(what!, /^cairn: /);
+  assert.deepEqual(message.filter((l) => l.startsWith('error: ')), [], 'no file is blamed for a dead server');
+  assert.equal(message.length, 2, `one line saying what happened and one remedy:\n${message.join('\n')}`);
+  const [what, remedy] = message;
+  assert.match(what!, /^cairn: write data\//, 'the message says an upload failed');
   assert.match(what!, serverName, 'the message names the server');
   assert.match(remedy!, /^ {2}remedy: Check that .* reachable/, 'the remedy says what to check');
   assert.doesNotMatch(failed.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
   assert.deepEqual(await snapshotFiles(repoDir), [], 'the failed run wrote no snapshot');
-  await t.test('the user is left with exactly one line saying the upload failed, and one remedy', { todo: knownBugs }, () => {
-    assert.deepEqual(message.filter((l) => l.startsWith('error: ')), [], 'no file is blamed for a dead server');
-    assert.equal(message.length, 2, message.join('\n'));
-    assert.match(what!, /cairn: write data\//);
-  });
 
   await server.restart();
   const rerun = await cairnOn(target, password, 'backup', src);

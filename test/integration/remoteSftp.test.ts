@@ -84,15 +84,12 @@ describe('sftp mistakes get one line, a remedy and restic\'s exit code', () => {
     assert.ok(r.stderr.includes(sshd.hostKeyFingerprint), 'the new fingerprint is shown');
   });
 
-  // Until the CLI closes the backend when opening the repository fails, the open SSH connection keeps the process alive.
-  const hangs = 'cairn prints the error but does not exit: src/cli/repoAccess.ts openRepository/initRepository leave the sftp connection open when Repository.open/init throws';
-
-  test('a path without a repository exits 10 and suggests cairn init', { todo: hangs }, async () => {
+  test('a path without a repository exits 10 and suggests cairn init', async () => {
     const r = await cairnMistake(withSsh({}, path.join(sshd.dir, 'repos', 'nothing-here')), password, 'snapshots');
     assertOneLineAndRemedy(r, 10, /no repository at sftp:.*nothing-here/, /cairn init/);
   });
 
-  test('a wrong repository password exits 12', { todo: hangs }, async () => {
+  test('a wrong repository password exits 12', async () => {
     const r = await cairnMistake(withSsh(), 'not-the-password', 'snapshots');
     assertOneLineAndRemedy(r, 12, /wrong password/, /password/);
   });
