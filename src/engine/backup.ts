@@ -106,9 +106,13 @@ export async function backupEntries(repo: Repository, entries: ArchiveEntry[], p
     const result: BackupResult = { snapshot: { ...data, id }, stats: archiver.stats, durationMs: Date.now() - started, errors };
     if (parent) result.parent = parent.id;
     return result;
+  } catch (err) {
+    // After a failure (often: the server went away) the lock gets a few seconds, not a full
+    // round of retries; left behind it turns stale, and `cairn unlock` removes it.
+    if (lock) await Promise.race([lock.release().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
+    throw err;
   } finally {
-    // A lock that cannot be removed (the server went away) must not hide why the backup ended;
-    // left behind it turns stale, and `cairn unlock` removes it.
+    // A lock that cannot be removed must not hide how the backup ended.
     await lock?.release().catch(() => {});
   }
 }

@@ -98,6 +98,12 @@ export class Repository {
   /** Opens an existing repository with a password, trying every key file as restic does. */
   static async open(backend: Backend, password: string): Promise<Repository> {
     if (!(await backend.exists({ type: 'config', name: 'config' }))) {
+      // the backend may know more precisely what is missing (an S3 bucket, a remote folder)
+      const precise = await backend.stat({ type: 'config', name: 'config' }).then(
+        () => undefined,
+        (err: unknown) => (err instanceof CairnError && err.code !== 'no-repository' && err.code !== 'not-found' ? err : undefined),
+      );
+      if (precise) throw precise;
       throw new CairnError('no-repository', `no repository at ${backend.location} (config file missing)`, 'Check the location given with -r/--repo or CAIRN_REPOSITORY, or create a repository there with `cairn init`.', ExitCode.noRepository);
     }
     let tried = 0;

@@ -59,9 +59,9 @@ describe('S3 mistakes get one line, a remedy and restic\'s exit code', () => {
     assert.ok(!r.stderr.includes('not-the-secret'), 'the secret is not shown');
   });
 
-  test('a bucket that does not exist exits 10, names the location and suggests cairn init', async () => {
+  test('a bucket that does not exist exits 10, says the bucket is missing and where, and suggests cairn init', async () => {
     const r = await cairnMistake(s3Target(rgw, 'no-such-bucket/repo'), password, 'snapshots');
-    assertOneLineAndRemedy(r, 10, new RegExp(`no repository at s3:${rgw.endpoint.replace(/\./g, '\\.')}/no-such-bucket/repo`), /cairn init/);
+    assertOneLineAndRemedy(r, 10, new RegExp(`bucket "no-such-bucket" does not exist at ${rgw.endpoint.replace(/\./g, '\\.')}`), /cairn init/);
   });
 
   test('a bucket without a repository at the prefix exits 10', async () => {
