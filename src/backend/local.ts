@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { CairnError, ExitCode, isErrno } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, handlePath, isStorageId, typeFolders } from './backend.js';
 
+const writePiece = 1024 * 1024;
+
 /** A repository in a local directory, laid out exactly as restic's local backend does. */
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -74,7 +76,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async write(h: Handle, data: Buffer): Promise<void> {
+  async write(h: Handle, data: Buffer, opts?: { signal?: AbortSignal; onProgress?: (bytesSent: number) => void }): Promise<void> {
     const final = this.filePath(h);
     const dir = path.dirname(final);
     if (!this.createdDirs.has(dir)) {
@@ -85,7 +87,17 @@ export class LocalBackend implements Backend {
     const tmp = path.join(dir, `.tmp-${path.basename(final)}-${randomBytes(6).toString('hex')}`);
     const fh = await fs.open(tmp, 'wx', 0o600);
     try {
-      await fh.writeFile(data);
+      if (!opts?.signal && !opts?.onProgress) await fh.writeFile(data);
+      else {
+        // in pieces, so a caller can follow the upload and abort it (nothing then becomes visible)
+        for (let at = 0; at < data.length; ) {
+          opts.signal?.throwIfAborted();
+          const { bytesWritten } = await fh.write(data, at, Math.min(writePiece, data.length - at), at);
+          at += bytesWritten;
+          opts.onProgress?.(at);
+        }
+        opts.signal?.throwIfAborted();
+      }
       await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});

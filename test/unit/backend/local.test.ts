@@ -16,7 +16,6 @@ runBackendConformance(
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cairn-local-'));
     return { backend: new LocalBackend(path.join(dir, 'repo')), cleanup: () => rm(dir, { recursive: true, force: true }) };
   },
-  { knownFailures: { 'cut-write': 'LocalBackend.write does not take WriteOptions (signal, onProgress) yet; see the EFBIG test for a real cut write' } },
 );
 
 test('a local write that fails midway (file size limit) leaves nothing under the final name', async () => {
