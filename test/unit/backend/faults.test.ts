@@ -82,6 +82,8 @@ test('delay postpones the call and then performs it', async () => {
 
 test('a cut write on a backend that ignores WriteOptions says so instead of pretending', async () => {
   const h: Handle = { type: 'index', name: 'ef'.repeat(32) };
-  const b = new FaultBackend(local, [{ action: 'cut-write', nth: 1 }]);
+  // the local backend with WriteOptions dropped: it can be neither followed nor aborted
+  const ignoring = Object.assign(Object.create(local) as typeof local, { write: (wh: Handle, d: Buffer) => local.write(wh, d) });
+  const b = new FaultBackend(ignoring, [{ action: 'cut-write', nth: 1 }]);
   await assert.rejects(b.write(h, Buffer.alloc(1000)), /could not cut the write/);
 });
