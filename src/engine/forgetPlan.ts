@@ -2,6 +2,7 @@
 // apply the policy per group. The result has the shape of restic's
 // `forget --json` output, and forgetPlanJson renders it byte-for-byte the way
 // restic 0.14 does, so scripts written against restic keep working.
+import { snapshotToResticJson } from '../repo/snapshotCodec.js';
 import type { Snapshot, SnapshotSummary } from '../repo/snapshot.js';
 import { applyPolicy, isEmptyPolicy, validatePolicy, type ForgetPolicy, type KeepCounters, type KeepReason, type PolicyClock } from './forgetPolicy.js';
 import { filterSnapshots, type SnapshotFilter } from './snapshotFilter.js';
@@ -76,27 +77,14 @@ export interface ForgetGroupJson {
   reasons: KeepReasonJson[] | null;
 }
 
-/** A snapshot in restic's JSON field order, leaving out what Go's omitempty leaves out. */
+/** A snapshot in restic's JSON field order, leaving out what Go's omitempty leaves out (the snapshot file encoder's selection). */
 export function snapshotJson(sn: Snapshot): SnapshotJson {
-  // Assigned one by one so the keys come out in restic's order.
-  const out: Partial<SnapshotJson> = { time: sn.time };
-  if (sn.parent) out.parent = sn.parent;
-  out.tree = sn.tree;
-  out.paths = sn.paths;
-  if (sn.hostname) out.hostname = sn.hostname;
-  if (sn.username) out.username = sn.username;
-  if (sn.uid) out.uid = sn.uid;
-  if (sn.gid) out.gid = sn.gid;
-  if (sn.excludes && sn.excludes.length > 0) out.excludes = sn.excludes;
-  if (sn.tags && sn.tags.length > 0) out.tags = sn.tags;
-  if (sn.original) out.original = sn.original;
-  if (sn.program_version) out.program_version = sn.program_version;
-  if (sn.summary) out.summary = sn.summary;
-  return out as SnapshotJson;
+  const { id: _id, short_id: _short, ...fields } = snapshotToResticJson(sn) as unknown as IdentifiedSnapshotJson;
+  return fields;
 }
 
 function identified(sn: Snapshot): IdentifiedSnapshotJson {
-  return { ...snapshotJson(sn), id: sn.id, short_id: sn.id.slice(0, 8) };
+  return snapshotToResticJson(sn) as unknown as IdentifiedSnapshotJson;
 }
 
 function countersJson(c: KeepCounters): Partial<KeepCounters> {

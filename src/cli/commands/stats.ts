@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { matchesFilter } from './snapshots.js';
 import { CairnError } from '../../errors.js';
 import { computeStats, STATS_MODES, type ModeStats, type StatsMode, type StatsReport } from '../../engine/stats.js';
 import type { Repository } from '../../repo/repository.js';
@@ -15,15 +16,6 @@ interface StatsOptions extends RepoOptions {
   path: string[];
 }
 
-/** restic's --host / --tag / --path selection (tags "a,b" = both; several --tag = any; every --path). */
-function matchesFilter(s: Snapshot, f: { host?: string[]; tag?: string[]; path?: string[] }): boolean {
-  if (f.host?.length && !f.host.includes(s.hostname ?? '')) return false;
-  if (f.tag?.length && !f.tag.some((group) => group.split(',').every((t) => (s.tags ?? []).includes(t.trim())))) return false;
-  if (f.path?.length && !f.path.every((p) => s.paths.includes(p))) return false;
-  return true;
-}
-
-/** The snapshots named by ids/prefixes/`latest`, or every snapshot passing the filters when none is named. */
 export async function selectSnapshots(repo: Repository, ids: readonly string[], filter: { host?: string[]; tag?: string[]; path?: string[] }): Promise<Snapshot[]> {
   const matches = (s: Snapshot) => matchesFilter(s, filter);
   if (ids.length === 0) return (await repo.loadSnapshots()).filter(matches);
