@@ -3,7 +3,8 @@ import path from 'node:path';
 import { finished, Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { CairnError, describeError } from '../errors.js';
-import { emptyDirectory, jsonItem, lstatOrUndefined, readAll, treeSize, uniqueName, writeFileAtomically, type StoredPath } from './podman.js';
+import { emptyDirectory, jsonItem, lstatOrUndefined, readAll, treeSize, uniqueName, writeFileAtomically } from './itemFiles.js';
+import type { StoredPath } from './podman.js';
 import { withServicesStopped, type StoppableService } from './podmanServices.js';
 import type { Source, SourceItem, SourceMetadata, SourceRestoreOptions, StoredContent } from './source.js';
 
