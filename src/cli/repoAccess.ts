@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import type { Backend } from '../backend/backend.js';
-import { LocalBackend } from '../backend/local.js';
-import { CairnError, ExitCode, isErrno } from '../errors.js';
+import { openBackend } from '../backend/open.js';
+import { CairnError, ExitCode } from '../errors.js';
 import { Repository } from '../repo/repository.js';
 import { formatPolynomial, randomPolynomial } from '../chunker/polynomial.js';
 
@@ -41,16 +41,9 @@ export function explicitLocation(opts: RepoOptions, env = process.env): string |
   return opts.repo ?? env.CAIRN_REPOSITORY ?? env.RESTIC_REPOSITORY ?? undefined;
 }
 
-/** Opens the backend of a repository location (a plain path, or a remote location once supported). */
-export async function backendFor(location: string): Promise<Backend> {
-  try {
-    const mod = (await import('../backend/open.js')) as { openBackend: (loc: string) => Promise<Backend> };
-    return await mod.openBackend(location);
-  } catch (err) {
-    if (err instanceof CairnError) throw err;
-    if (isErrno(err, 'ERR_MODULE_NOT_FOUND')) return new LocalBackend(location.replace(/^local:/, ''));
-    throw err;
-  }
+/** Opens the backend of a repository location (a path, or sftp:/s3:/rest: in restic's syntax). */
+export function backendFor(location: string): Promise<Backend> {
+  return openBackend(location);
 }
 
 function runPasswordCommand(cmd: string): Promise<string> {
