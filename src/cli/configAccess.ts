@@ -3,7 +3,7 @@ import { openBackend, type OpenBackendOptions } from '../backend/open.js';
 import { CairnError, ExitCode } from '../errors.js';
 import { Repository } from '../repo/repository.js';
 import { formatPolynomial, randomPolynomial } from '../chunker/polynomial.js';
-import { loadConfig, type LoadedConfig } from '../orchestrator/loadConfig.js';
+import type { LoadedConfig } from '../orchestrator/loadConfig.js';
 import type { RepositoryConfig } from '../orchestrator/config.js';
 import type { OrchestratorContext } from '../orchestrator/context.js';
 import { explicitPassword, withBackendClosedOnFailure, type RepoOptions } from './repoAccess.js';
@@ -19,8 +19,9 @@ export function withConfigOptions(cmd: Command): Command {
   return cmd.option('-c, --config <file>', 'cairn.yaml to use (default: $CAIRN_CONFIG, ./cairn.yaml, ~/.config/cairn/cairn.yaml, /etc/cairn/cairn.yaml)').option('--env <name>', 'environment of cairn.yaml to overlay (e.g. production)');
 }
 
-/** Loads and checks cairn.yaml for a command. */
-export function loadCliConfig(opts: ConfigOptions): Promise<LoadedConfig> {
+/** Loads and checks cairn.yaml for a command (the parser, zod and yaml, load only here: plain-path commands never need them). */
+export async function loadCliConfig(opts: ConfigOptions): Promise<LoadedConfig> {
+  const { loadConfig } = await import('../orchestrator/loadConfig.js');
   return loadConfig({ path: opts.config, environment: opts.env });
 }
 

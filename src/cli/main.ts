@@ -1,37 +1,45 @@
 import { Command, CommanderError } from 'commander';
 import { CairnError, ExitCode } from '../errors.js';
-import { registerInit } from './commands/init.js';
-import { registerBackup } from './commands/backup.js';
-import { registerSnapshots } from './commands/snapshots.js';
-import { registerLs } from './commands/ls.js';
-import { registerRestore } from './commands/restore.js';
-import { registerCat } from './commands/cat.js';
-import { registerCheck } from './commands/check.js';
-import { registerUnlock } from './commands/unlock.js';
-import { registerForget } from './commands/forget.js';
-import { registerPrune } from './commands/prune.js';
-import { registerCopy } from './commands/copy.js';
-import { registerCleanup } from './commands/cleanup.js';
-import { registerStackCommands } from './commands/components.js';
-import { registerStats } from './commands/stats.js';
-import { registerDiff } from './commands/diff.js';
-import { registerKey } from './commands/key.js';
-import { registerExport } from './commands/export.js';
 
-/** Builds the cairn command tree. Each command lives in its own file and registers itself here. */
-export function buildProgram(): Command {
-  const program = new Command();
-  program
+/** A module of src/cli/commands/ and the commands it registers, loaded only when one of them runs (or for the full help). */
+interface CommandModule {
+  names: readonly string[];
+  load: () => Promise<(program: Command) => unknown>;
+}
+
+// Listed in the order `cairn --help` shows them. Each module pulls in only what its own
+// commands need, so `cairn snapshots` never loads the archiver, nor `cairn backup` the
+// config parser; test/unit/cliStartup.test.ts checks these names against the commands.
+/** Every command module, with the command names it registers. */
+export const COMMAND_MODULES: readonly CommandModule[] = [
+  { names: ['init'], load: async () => (await import('./commands/init.js')).registerInit },
+  { names: ['backup'], load: async () => (await import('./commands/backup.js')).registerBackup },
+  { names: ['snapshots'], load: async () => (await import('./commands/snapshots.js')).registerSnapshots },
+  { names: ['ls'], load: async () => (await import('./commands/ls.js')).registerLs },
+  { names: ['restore'], load: async () => (await import('./commands/restore.js')).registerRestore },
+  { names: ['cat'], load: async () => (await import('./commands/cat.js')).registerCat },
+  { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheck },
+  { names: ['unlock'], load: async () => (await import('./commands/unlock.js')).registerUnlock },
+  { names: ['forget'], load: async () => (await import('./commands/forget.js')).registerForget },
+  { names: ['prune'], load: async () => (await import('./commands/prune.js')).registerPrune },
+  { names: ['copy'], load: async () => (await import('./commands/copy.js')).registerCopy },
+  { names: ['cleanup'], load: async () => (await import('./commands/cleanup.js')).registerCleanup },
+  { names: ['teardown', 'recover'], load: async () => (await import('./commands/components.js')).registerStackCommands },
+  { names: ['stats'], load: async () => (await import('./commands/stats.js')).registerStats },
+  { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiff },
+  { names: ['key'], load: async () => (await import('./commands/key.js')).registerKey },
+  { names: ['export'], load: async () => (await import('./commands/export.js')).registerExport },
+];
+
+/** The program with its own options and help, and no commands yet. */
+function programShell(): Command {
+  const program = new Command()
     .name('cairn')
     .description('Back up a homelab and bring it back. Repositories are restic v2: `restic` can read everything cairn writes.')
     .version('0.1.0')
     .exitOverride()
-    .showSuggestionAfterError()
-    .option('-r, --repo <location>', 'repository: a path, sftp:user@host:/path, s3:http://host/bucket, rest:http://host:8000/ (env CAIRN_REPOSITORY or RESTIC_REPOSITORY; default: the embedded local repository)')
-    .option('-p, --password-file <file>', 'read the repository password from a file (env CAIRN_PASSWORD_FILE)')
-    .option('--password-command <cmd>', 'run a command that prints the password (env CAIRN_PASSWORD_COMMAND)')
-    .option('--json', 'machine-readable output (JSON; JSON lines for progress)')
-    .addHelpText('after', `
+    .showSuggestionAfterError();
+  return globalOptions(program).addHelpText('after', `
 Passwords: --password-file, --password-command, CAIRN_PASSWORD (RESTIC_PASSWORD* names work too).
 Without -r, cairn uses its embedded default repository and a generated password file
 (created on the first backup), so \`cairn backup ~/Documents\` works on a fresh machine.
@@ -41,14 +49,49 @@ Start here:
   cairn snapshots                   list snapshots
   cairn restore latest --target /tmp/r
   cairn check --read-data           prove the backups can be read back`);
-  for (const register of [registerInit, registerBackup, registerSnapshots, registerLs, registerRestore, registerCat, registerCheck, registerUnlock, registerForget, registerPrune, registerCopy, registerCleanup, registerStackCommands, registerStats, registerDiff, registerKey, registerExport]) register(program);
+}
+
+/** Adds the options every command accepts (before or after the command name). */
+function globalOptions(cmd: Command): Command {
+  return cmd
+    .option('-r, --repo <location>', 'repository: a path, sftp:user@host:/path, s3:http://host/bucket, rest:http://host:8000/ (env CAIRN_REPOSITORY or RESTIC_REPOSITORY; default: the embedded local repository)')
+    .option('-p, --password-file <file>', 'read the repository password from a file (env CAIRN_PASSWORD_FILE)')
+    .option('--password-command <cmd>', 'run a command that prints the password (env CAIRN_PASSWORD_COMMAND)')
+    .option('--json', 'machine-readable output (JSON; JSON lines for progress)');
+}
+
+/**
+ * The command modules a command line needs: the one whose command it names;
+ * none for a bare --version; all of them otherwise (help, a typo commander
+ * should suggest a fix for, no command at all).
+ */
+export function modulesFor(args: readonly string[]): readonly CommandModule[] {
+  // commander's own parser, knowing only the global options, finds the first operand: the command name.
+  const probe = globalOptions(new Command()).exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  let parsed: { operands: string[]; unknown: string[] };
+  try {
+    parsed = probe.parseOptions([...args]);
+  } catch {
+    return COMMAND_MODULES; // e.g. -r without a value: the real parse reports it
+  }
+  const name = parsed.operands[0];
+  if (name === undefined && parsed.unknown.length > 0 && (parsed.unknown[0] === '-V' || parsed.unknown[0] === '--version')) return [];
+  const wanted = COMMAND_MODULES.find((m) => name !== undefined && m.names.includes(name));
+  return wanted ? [wanted] : COMMAND_MODULES;
+}
+
+/** Builds the cairn command tree with the commands of the given modules (default: all). Each command lives in its own file. */
+export async function buildProgram(modules: readonly CommandModule[] = COMMAND_MODULES): Promise<Command> {
+  const program = programShell();
+  const registers = await Promise.all(modules.map((m) => m.load()));
+  for (const register of registers) register(program);
   return program;
 }
 
 /** Runs the CLI and returns the process exit code; user errors print one line and a remedy, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(modulesFor(argv.slice(2)));
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {

@@ -1,5 +1,10 @@
-import Table from 'cli-table3';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type Table from 'cli-table3';
+import type cliProgress from 'cli-progress';
+
+// Both packages are CommonJS and only some commands draw a table or a bar: they are
+// required on first use, synchronously, so the other commands do not pay for loading them.
+const require = createRequire(import.meta.url);
 
 /** Formats a byte count like restic (KiB, MiB, GiB). */
 export function formatBytes(n: number): string {
@@ -24,7 +29,8 @@ export function formatDuration(seconds: number): string {
 
 /** A plain table for lists (borderless like restic's, with a rule under the header). */
 export function renderTable(head: string[], rows: (string | number)[][]): string {
-  const table = new Table({
+  const TableClass = require('cli-table3') as typeof Table;
+  const table = new TableClass({
     head,
     style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 2 },
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' },
@@ -65,9 +71,10 @@ export class ProgressReporter {
     }
     if (!this.stream.isTTY) return;
     if (!this.bar) {
-      this.bar = new cliProgress.SingleBar(
+      const bars = require('cli-progress') as typeof cliProgress;
+      this.bar = new bars.SingleBar(
         { format: `${this.label} [{bar}] {percentage}% | {doneText} | {rate}/s | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true, stream: this.stream, etaBuffer: 50 },
-        cliProgress.Presets.shades_classic,
+        bars.Presets.shades_classic,
       );
       this.bar.start(Math.max(total, 1), 0, { doneText: '', rate: '' });
     }

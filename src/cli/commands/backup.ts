@@ -8,7 +8,9 @@ import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { formatBytes, printJson, ProgressReporter } from '../output.js';
 import { parseTimeOption } from '../timeOption.js';
 import { withConfigOptions, type ConfigOptions } from '../configAccess.js';
-import { runBackupInfo, runBackupList, runComponentBackup } from './components.js';
+
+// Component backups (cairn.yaml) load the orchestrator on use: a backup of plain paths never needs it.
+const components = () => import('./components.js');
 
 interface BackupCliOptions extends RepoOptions, ConfigOptions {
   component: string[];
@@ -67,12 +69,12 @@ Examples:
     .action(async (paths: string[], _o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<BackupCliOptions>();
       const isPath = async (p: string) => fs.lstat(p).then(() => true, () => false);
-      if (paths[0] === 'list' && !(await isPath('list'))) return runBackupList(opts);
+      if (paths[0] === 'list' && !(await isPath('list'))) return (await components()).runBackupList(opts);
       if (paths[0] === 'info' && !(await isPath('info'))) {
         if (!paths[1]) throw new CairnError('usage', 'backup info needs a backup id', 'Run `cairn backup list` to see the ids.');
-        return runBackupInfo(paths[1], opts);
+        return (await components()).runBackupInfo(paths[1], opts);
       }
-      if (!opts.stdin && paths.length === 0 && (opts.component.length > 0 || (await hasConfig(opts)))) return runComponentBackup(opts);
+      if (!opts.stdin && paths.length === 0 && (opts.component.length > 0 || (await hasConfig(opts)))) return (await components()).runComponentBackup(opts);
       if (!opts.stdin && paths.length === 0) throw new CairnError('no-paths', 'nothing to back up: no paths given', 'Name the files or folders to back up, e.g. `cairn backup ~/Documents`, or use --stdin.');
       if (opts.stdin && paths.length > 0) throw new CairnError('usage', '--stdin cannot be combined with paths', 'Give either paths or --stdin.');
       if (opts.stdinFilename.includes('/') || opts.stdinFilename === '..' || opts.stdinFilename === '.') throw new CairnError('usage', `--stdin-filename "${opts.stdinFilename}" must be a plain file name`, 'Use a name without "/", e.g. --stdin-filename dump.sql.');

@@ -3,7 +3,6 @@ import { CairnError, ExitCode } from '../../errors.js';
 import { openRepository, type RepoOptions } from '../repoAccess.js';
 import { formatBytes, printJson, ProgressReporter } from '../output.js';
 import { splitSnapshotPath } from './ls.js';
-import { runComponentRestore } from './components.js';
 import type { ConfigOptions } from '../configAccess.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -28,7 +27,7 @@ export function registerRestore(program: Command): Command {
     .addHelpText('after', '\nExamples:\n  cairn restore latest --target /tmp/restore\n  cairn restore 1a2b3c4d:/home/me/docs --target ~/docs-back --include "*.odt"\n  cairn restore --component db --preview\n  cairn restore --component db --at "2026-11-20 03:00" --force\n  cairn restore --component db --to db=app_copy     # into another database, live one untouched\n')
     .action(async (ref: string | undefined, _o, cmd: Command) => {
       const all = cmd.optsWithGlobals<ConfigOptions & { component?: string; snapshot?: string; at?: string; to: string[]; preview?: boolean; force?: boolean; target?: string }>();
-      if (all.component) return runComponentRestore({ ...all, component: all.component });
+      if (all.component) return (await import('./components.js')).runComponentRestore({ ...all, component: all.component });
       if (!ref || !all.target) throw new CairnError('usage', 'restore needs a snapshot and --target DIR (or --component NAME with cairn.yaml)', 'Example: `cairn restore latest --target /tmp/restore`.');
       // loaded on use: keeps `cairn --help` and other commands fast
       const { restoreSnapshot } = await import('../../engine/restorer.js');
