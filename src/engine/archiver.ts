@@ -4,8 +4,8 @@ import path from 'node:path';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { Chunker } from '../chunker/chunker.js';
-import { sha256Hex } from '../repo/ids.js';
 import { GoMode, type Node } from '../repo/node.js';
+import { WorkerFileError } from '../repo/blobCodecPool.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
 import { formatLocalGoTime, parseGoTime } from '../repo/timeFormat.js';
 import { ExcludeFilter } from './excludeFilter.js';
@@ -76,7 +76,11 @@ export interface ArchiveOptions {
 const readSize = 1024 * 1024;
 /** Entries of one folder worked on at once (stat, read); nested folders multiply it, so it stays small. */
 const entriesInFlight = 8;
-/** Files up to this size are read with blocking calls (see archiveFile). */
+/** Milliseconds of blocking work after which the archiver lets other events run. */
+const yieldEvery = 2;
+/** Files from this size on are read, chunked and hashed on worker threads. */
+const workerFileSize = 1024 * 1024;
+/** Files up to this size are read with blocking calls (see storeFileHere). */
 const smallFileSize = 4 * 1024 * 1024;
 /** Chunks of one file being compressed and encrypted at once (bounds memory: chunks are ≤ 8 MiB, ~1 MiB on average). */
 const chunksInFlight = 4;
@@ -122,9 +126,12 @@ export class Archiver {
   private readonly opts: ArchiveOptions;
   private readonly filter: ExcludeFilter;
   private readonly fileSlots = new Semaphore(2);
+  /** Big files being read on worker threads at once: one per worker keeps both busy. */
+  private readonly workerFileSlots = new Semaphore(Math.max(1, Math.min(4, os.availableParallelism())));
   /** One read buffer per file slot, reused from file to file (the chunker copies what it keeps). */
   private readonly readBuffers: Buffer[] = [];
   private readonly current = new Set<string>();
+  private lastYield = 0;
   private filesDone = 0;
   private bytesDone = 0;
   private readonly virtualTime: string;
@@ -295,37 +302,82 @@ export class Archiver {
       this.progress(Number(st.size));
       return node;
     }
-    await this.fileSlots.acquire();
+    const onWorker = st.size >= BigInt(workerFileSize) && this.repo.chunksOnWorkers;
+    const slots = onWorker ? this.workerFileSlots : this.fileSlots;
+    await slots.acquire();
     this.current.add(absPath);
-    const buffer = this.readBuffers.pop() ?? Buffer.allocUnsafe(readSize);
     try {
-      // Small files are read with plain blocking calls: from the page cache that costs
-      // microseconds, while each asynchronous call costs a thread-pool round trip.
-      const small = st.size <= BigInt(smallFileSize);
-      const fd = small ? fsCb.openSync(absPath, 'r') : await fdOpen(absPath, 'r');
-      try {
-        const { content, size } = await this.chunkAndStore(small ? readFdSync(fd, buffer) : readFd(fd, buffer));
-        node.content = content;
-        if (size > 0) node.size = size;
-        else delete node.size;
-      } finally {
-        if (small) fsCb.closeSync(fd);
-        else await fdClose(fd);
-      }
+      const { content, size } = onWorker ? await this.storeFileOnWorker(absPath) : await this.storeFileHere(absPath, st.size);
+      node.content = content;
+      if (size > 0) node.size = size;
+      else delete node.size;
     } catch (err) {
       // the repository failing (an upload, a full disk) ends the backup; only a file that cannot be read is skipped
       if (err instanceof RepositoryWriteError) throw err.cause;
       this.reportError(absPath, err);
       return undefined;
     } finally {
-      this.readBuffers.push(buffer);
       this.current.delete(absPath);
-      this.fileSlots.release();
+      slots.release();
     }
     if (parentNode?.type === 'file') this.stats.filesChanged++;
     else this.stats.filesNew++;
     this.progress(0);
     return node;
+  }
+
+  /** Reads and chunks a file on this thread (small files, or when worker threads are off). */
+  private async storeFileHere(absPath: string, fileSize: bigint): Promise<{ content: string[]; size: number }> {
+    await this.yieldNow();
+    const buffer = this.readBuffers.pop() ?? Buffer.allocUnsafe(readSize);
+    // Small files are read with plain blocking calls: from the page cache that costs
+    // microseconds, while each asynchronous call costs a thread-pool round trip.
+    const small = fileSize <= BigInt(smallFileSize);
+    try {
+      const fd = small ? fsCb.openSync(absPath, 'r') : await fdOpen(absPath, 'r');
+      try {
+        return await this.chunkAndStore(small ? readFdSync(fd, buffer) : readFd(fd, buffer));
+      } finally {
+        if (small) fsCb.closeSync(fd);
+        else await fdClose(fd);
+      }
+    } finally {
+      this.readBuffers.push(buffer);
+    }
+  }
+
+  /**
+   * Lets queued events run when this thread has worked without a break for a
+   * while: blocking small-file reads only chain microtasks, which would starve
+   * the worker threads' messages (their chunks waiting for a verdict).
+   */
+  private async yieldNow(): Promise<void> {
+    const now = performance.now();
+    if (now - this.lastYield < yieldEvery) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.lastYield = performance.now();
+  }
+
+  /** Has a worker thread read, chunk and hash a big file; this thread only deduplicates and packs. */
+  private async storeFileOnWorker(absPath: string): Promise<{ content: string[]; size: number }> {
+    const onRead = (n: number) => {
+      this.stats.bytesRead += n;
+      this.bytesDone += n;
+    };
+    let saved: Awaited<ReturnType<Repository['saveFile']>>;
+    try {
+      saved = await this.repo.saveFile(absPath, onRead);
+    } catch (err) {
+      if (err instanceof WorkerFileError) throw err; // the file cannot be read: it is skipped and reported
+      throw new RepositoryWriteError(err);
+    }
+    for (const r of saved.blobs) {
+      if (!r.added) continue;
+      this.stats.dataBlobs++;
+      this.stats.dataAddedPacked += r.storedSize;
+    }
+    this.stats.dataAdded += saved.blobs.reduce((sum, r) => sum + (r.added ? r.length : 0), 0);
+    return { content: saved.blobs.map((r) => r.id), size: saved.size };
   }
 
   private async archiveStream(e: Extract<ArchiveEntry, { kind: 'stream' }>, display: string): Promise<Node | undefined> {
@@ -362,12 +414,14 @@ export class Archiver {
     let size = 0;
     const inFlight: Promise<void>[] = [];
     const store = (chunk: Buffer) => {
-      const id = sha256Hex(chunk);
+      const at = content.length;
       const length = chunk.length;
-      content.push(id);
+      content.push('');
       size += length;
-      const p = this.repo.saveBlob('data', chunk, id).then(
+      // the id is computed with the rest of the blob's work (on a worker for big chunks); its place in the list is kept
+      const p = this.repo.saveDataBlob(chunk).then(
         (r) => {
+          content[at] = r.id;
           if (r.added) {
             this.stats.dataBlobs++;
             this.stats.dataAdded += length;

@@ -5,9 +5,44 @@ import type { CompressionMode, EncodedBlob } from './blobCodec.js';
 import type { CodecRequest, CodecResponse } from './blobCodecWorker.js';
 import type { BlobType } from './ids.js';
 
+type Result = EncodedBlob | Buffer | string;
+
 interface Pending {
-  resolve: (r: EncodedBlob | Buffer) => void;
+  resolve: (r: Result) => void;
   reject: (e: Error) => void;
+}
+
+/** A blob a worker hashed and holds until it is encoded or dropped. */
+export interface KeptBlob {
+  readonly worker: number;
+  readonly job: number;
+}
+
+/** A chunk of a file that a worker cut and hashed; the worker holds its bytes until encodeKept or drop. */
+export interface FileChunk {
+  id: string;
+  length: number;
+  kept: KeptBlob;
+}
+
+interface FileStream {
+  worker: number;
+  onChunk: (c: FileChunk) => void;
+  onRead: (bytes: number) => void;
+  resolve: (size: number) => void;
+  reject: (e: Error) => void;
+}
+
+/** A file a worker could not read, with the errno code and syscall as node:fs reports them. */
+export class WorkerFileError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly syscall: string | undefined,
+  ) {
+    super(message);
+    this.name = 'WorkerFileError';
+  }
 }
 
 /** A blob a worker could not decode, with the reason (mac, decompress, length, id). */
@@ -43,15 +78,16 @@ export class BlobCodecPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Pending>();
+  private readonly files = new Map<number, FileStream>();
   private nextJob = 0;
   private closed = false;
   /** Set when a worker died: every later job fails at once instead of waiting for an answer that never comes. */
   private broken: Error | undefined;
 
-  constructor(key: CryptoKey, version: number, compression: CompressionMode, size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+  constructor(key: CryptoKey, version: number, compression: CompressionMode, polynomial: string, size = Math.max(1, Math.min(4, os.availableParallelism()))) {
     for (let i = 0; i < size; i++) {
       const w = startWorker();
-      const init: CodecRequest = { op: 'init', key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR }, version, compression };
+      const init: CodecRequest = { op: 'init', key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR }, version, compression, polynomial };
       w.postMessage(init);
       w.on('message', (m: CodecResponse) => this.settle(i, m));
       w.on('error', (err) => this.failAll(err));
@@ -65,60 +101,120 @@ export class BlobCodecPool {
   }
 
   private settle(worker: number, m: CodecResponse): void {
+    const f = this.files.get(m.job);
+    if (f) return this.settleFile(worker, m, f);
     const p = this.pending.get(m.job);
     if (!p) return;
     this.pending.delete(m.job);
     if (--this.load[worker]! === 0) this.workers[worker]!.unref();
     if ('error' in m) p.reject(new WorkerDecodeError(m.error, m.reason));
+    else if ('id' in m) p.resolve(m.id);
     else if ('plain' in m) p.resolve(Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength));
-    else {
+    else if ('sealed' in m) {
       const r: EncodedBlob = { sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) };
       if (m.uncompressedLength) r.uncompressedLength = m.uncompressedLength;
       p.resolve(r);
     }
   }
 
+  private settleFile(worker: number, m: CodecResponse, f: FileStream): void {
+    if ('chunk' in m) return f.onChunk({ id: m.chunk.id, length: m.chunk.length, kept: { worker, job: m.chunk.kept } });
+    if ('read' in m) return f.onRead(m.read);
+    this.files.delete(m.job);
+    if (--this.load[worker]! === 0) this.workers[worker]!.unref();
+    if ('fileDone' in m) f.resolve(m.fileDone);
+    else if ('error' in m) f.reject(new WorkerFileError(m.error, m.code, m.syscall));
+  }
+
   private failAll(err: Error): void {
     this.broken ??= err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (const f of this.files.values()) f.reject(err);
+    this.files.clear();
     for (let i = 0; i < this.workers.length; i++) {
       this.load[i] = 0;
       this.workers[i]!.unref();
     }
   }
 
-  private submit<T extends EncodedBlob | Buffer>(make: (job: number) => CodecRequest, data: Uint8Array): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('blob codec pool is closed'));
-    if (this.broken) return Promise.reject(this.broken);
+  private leastBusy(): number {
     let best = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
+    return best;
+  }
+
+  /** Sends a request that `worker` answers once; `data` (if any) is moved to the worker. */
+  private submit<T extends Result>(worker: number, make: (job: number) => CodecRequest, data?: Uint8Array): { job: number; done: Promise<T> } {
     const job = this.nextJob++;
-    const w = this.workers[best]!;
-    if (this.load[best]!++ === 0) w.ref();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(job, { resolve: resolve as (r: EncodedBlob | Buffer) => void, reject });
+    if (this.closed) return { job, done: Promise.reject(new Error('blob codec pool is closed')) };
+    if (this.broken) return { job, done: Promise.reject(this.broken) };
+    const w = this.workers[worker]!;
+    if (this.load[worker]!++ === 0) w.ref();
+    const done = new Promise<T>((resolve, reject) => {
+      this.pending.set(job, { resolve: resolve as (r: Result) => void, reject });
       try {
-        w.postMessage(make(job), [data.buffer as ArrayBuffer]);
+        w.postMessage(make(job), data ? [data.buffer as ArrayBuffer] : []);
       } catch (err) {
         // never leave a job (and a ref'd worker) waiting for an answer
         this.pending.delete(job);
-        if (--this.load[best]! === 0) w.unref();
+        if (--this.load[worker]! === 0) w.unref();
         reject(err as Error);
       }
     });
+    return { job, done };
   }
 
   /** Compresses and seals `plaintext` on a worker. The buffer may be handed over (do not reuse it). */
   encode(type: BlobType, plaintext: Buffer): Promise<EncodedBlob> {
     const data = transferable(plaintext);
-    return this.submit<EncodedBlob>((job) => ({ op: 'encode', job, type, data }), data);
+    return this.submit<EncodedBlob>(this.leastBusy(), (job) => ({ op: 'encode', job, type, data }), data).done;
+  }
+
+  /**
+   * Hashes `plaintext` on a worker, which keeps it: follow with encodeKept (a new
+   * blob) or drop (already stored), so only new blobs pay for compression.
+   */
+  async hash(plaintext: Buffer): Promise<{ id: string; kept: KeptBlob }> {
+    const data = transferable(plaintext);
+    const worker = this.leastBusy();
+    const { job, done } = this.submit<string>(worker, (job) => ({ op: 'hash', job, data }), data);
+    return { id: await done, kept: { worker, job } };
+  }
+
+  /**
+   * Has a worker read, chunk and hash the file at `path`. `onChunk` gets each
+   * chunk in file order (follow with encodeKept or drop; the worker pauses
+   * reading while too many bytes wait for a verdict); resolves to the bytes read.
+   * A file that cannot be read rejects with WorkerFileError.
+   */
+  chunkFile(path: string, onChunk: (c: FileChunk) => void, onRead: (bytes: number) => void): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('blob codec pool is closed'));
+    if (this.broken) return Promise.reject(this.broken);
+    const worker = this.leastBusy();
+    const job = this.nextJob++;
+    const w = this.workers[worker]!;
+    if (this.load[worker]!++ === 0) w.ref();
+    return new Promise<number>((resolve, reject) => {
+      this.files.set(job, { worker, onChunk, onRead, resolve, reject });
+      w.postMessage({ op: 'chunkFile', job, path } satisfies CodecRequest);
+    });
+  }
+
+  /** Compresses and seals a blob kept by hash(). */
+  encodeKept(kept: KeptBlob, type: BlobType): Promise<EncodedBlob> {
+    return this.submit<EncodedBlob>(kept.worker, (job) => ({ op: 'encodeKept', job, kept: kept.job, type })).done;
+  }
+
+  /** Forgets a blob kept by hash() (it was stored already). */
+  drop(kept: KeptBlob): void {
+    if (!this.closed && !this.broken) this.workers[kept.worker]!.postMessage({ op: 'drop', kept: kept.job } satisfies CodecRequest);
   }
 
   /** Opens a sealed blob on a worker and checks it hashes to `id`; rejects with WorkerDecodeError. */
   decode(id: string, sealed: Uint8Array, uncompressedLength?: number): Promise<Buffer> {
     const data = transferable(sealed);
-    return this.submit<Buffer>((job) => ({ op: 'decode', job, id, data, uncompressedLength }), data);
+    return this.submit<Buffer>(this.leastBusy(), (job) => ({ op: 'decode', job, id, data, uncompressedLength }), data).done;
   }
 
   /** Stops the workers. */

@@ -1,57 +1,205 @@
-// Worker thread: compresses and seals blobs off the main thread, so chunking
-// and hashing (main thread) and compression plus encryption (here) use both cores.
+// Worker thread: the CPU-heavy part of storing and loading blobs, off the main thread.
+// For big files it does the whole pipeline up to the pack: read, chunk, hash, and —
+// once the main thread (which owns the index) says a chunk is new — compress and
+// seal. The main thread only decides about duplicates and writes packs, so both
+// cores work.
+import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { Chunker } from '../chunker/chunker.js';
 import type { CryptoKey } from '../crypto/masterKey.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode } from './blobCodec.js';
 import { sha256Hex } from './ids.js';
+import { releaseDeadBuffers } from './memoryPressure.js';
 import type { BlobType } from './ids.js';
 
 /** Messages the pool sends. */
 export type CodecRequest =
-  | { op: 'init'; key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; version: number; compression: CompressionMode }
+  | { op: 'init'; key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; version: number; compression: CompressionMode; polynomial: string }
+  /** Read the file at `path`, cut it into chunks, hash and keep each (answers: chunk…, read…, then fileDone or error). */
+  | { op: 'chunkFile'; job: number; path: string }
   | { op: 'encode'; job: number; type: BlobType; data: Uint8Array }
+  /** Hash `data` and keep it under `job` until an `encodeKept` or `drop` names it. */
+  | { op: 'hash'; job: number; data: Uint8Array }
+  | { op: 'encodeKept'; job: number; kept: number; type: BlobType }
+  | { op: 'drop'; kept: number }
   | { op: 'decode'; job: number; id: string; data: Uint8Array; uncompressedLength?: number };
 
 /** Messages the worker answers with. */
 export type CodecResponse =
   | { job: number; sealed: Uint8Array; uncompressedLength?: number }
   | { job: number; plain: Uint8Array }
-  | { job: number; error: string; reason?: 'mac' | 'decompress' | 'length' | 'id' };
+  | { job: number; id: string }
+  | { job: number; chunk: { id: string; length: number; kept: number } }
+  | { job: number; read: number }
+  | { job: number; fileDone: number }
+  | { job: number; error: string; reason?: 'mac' | 'decompress' | 'length' | 'id'; code?: string; syscall?: string };
 
 let key: CryptoKey | undefined;
 let version = 2;
 let compression: CompressionMode = 'auto';
+let polynomial = 0n;
+/** Hashed blobs waiting for the main thread's verdict (new: encode; already stored: drop). */
+const kept = new Map<number, Uint8Array>();
+let keptBytes = 0;
+/** Past this many kept bytes, files stop being read until the main thread catches up: memory stays flat. */
+const keptLimit = 16 * 1024 * 1024;
+/** Kept blobs cut from files get negative numbers, so they never collide with the pool's job numbers. */
+let nextKept = -1;
+const readSize = 2 * 1024 * 1024;
+
+/** Bytes handled between two collections of this thread's small heap (see releaseDeadBuffers). */
+const collectEvery = 64 * 1024 * 1024;
+let bytesSinceCollect = 0;
+
+function countGarbage(bytes: number): void {
+  bytesSinceCollect += bytes;
+  if (bytesSinceCollect < collectEvery) return;
+  bytesSinceCollect = 0;
+  releaseDeadBuffers();
+}
+
+function keep(name: number, data: Uint8Array): void {
+  kept.set(name, data);
+  keptBytes += data.length;
+}
+
+function release(name: number): Uint8Array | undefined {
+  const data = kept.get(name);
+  if (data) {
+    kept.delete(name);
+    keptBytes -= data.length;
+    if (keptBytes < keptLimit) resumeFiles();
+  }
+  return data;
+}
+
+/** A file being chunked; read a piece at a time so this thread can answer the main thread in between. */
+interface FileJob {
+  job: number;
+  fd: number;
+  chunker: Chunker;
+  buffer: Buffer;
+  size: number;
+}
+
+const waiting: FileJob[] = [];
+
+function resumeFiles(): void {
+  for (const f of waiting.splice(0)) setImmediate(() => stepFile(f));
+}
+
+function postChunks(f: FileJob, chunks: Buffer[]): void {
+  for (const c of chunks) {
+    const name = nextKept--;
+    keep(name, c);
+    parentPort!.postMessage({ job: f.job, chunk: { id: sha256Hex(c), length: c.length, kept: name } } satisfies CodecResponse);
+  }
+}
+
+function failFile(job: number, err: unknown, fd?: number): void {
+  if (fd !== undefined) fs.close(fd, () => {});
+  const e = err as NodeJS.ErrnoException;
+  const out: CodecResponse = { job, error: e instanceof Error ? e.message : String(err) };
+  if (e?.code) out.code = e.code;
+  if (e?.syscall) out.syscall = e.syscall;
+  parentPort!.postMessage(out);
+}
+
+function stepFile(f: FileJob): void {
+  try {
+    const n = fs.readSync(f.fd, f.buffer, 0, f.buffer.length, null);
+    if (n === 0) {
+      fs.closeSync(f.fd);
+      spareBuffers.push(f.buffer);
+      postChunks(f, f.chunker.finish());
+      parentPort!.postMessage({ job: f.job, fileDone: f.size } satisfies CodecResponse);
+      return;
+    }
+    f.size += n;
+    postChunks(f, f.chunker.push(f.buffer.subarray(0, n)));
+    parentPort!.postMessage({ job: f.job, read: n } satisfies CodecResponse);
+  } catch (err) {
+    spareBuffers.push(f.buffer);
+    failFile(f.job, err, f.fd);
+    return;
+  }
+  if (keptBytes < keptLimit) setImmediate(() => stepFile(f));
+  else waiting.push(f);
+}
+
+/** Read buffers of finished files, reused by the next ones. */
+const spareBuffers: Buffer[] = [];
+
+function startFile(job: number, path: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (err) {
+    failFile(job, err);
+    return;
+  }
+  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(readSize);
+  const f: FileJob = { job, fd, chunker: new Chunker(polynomial), buffer, size: 0 };
+  stepFile(f);
+}
+
+/** Transfers only buffers that own their memory (small Buffers share Node's pool). */
+function owned(b: Uint8Array): ArrayBuffer[] {
+  return b.byteOffset === 0 && b.buffer.byteLength === b.length ? [b.buffer as ArrayBuffer] : [];
+}
+
+function encodeAndPost(job: number, type: BlobType, data: Uint8Array): void {
+  const r = encodeBlob(key!, version, compression, type, data);
+  countGarbage(data.length);
+  const out: CodecResponse = { job, sealed: r.sealed };
+  if (r.uncompressedLength) out.uncompressedLength = r.uncompressedLength;
+  parentPort!.postMessage(out, owned(r.sealed));
+}
 
 parentPort!.on('message', (msg: CodecRequest) => {
-  if (msg.op === 'init') {
-    key = { encrypt: Buffer.from(msg.key.encrypt), macK: Buffer.from(msg.key.macK), macR: Buffer.from(msg.key.macR) };
-    version = msg.version;
-    compression = msg.compression;
-    return;
-  }
-  if (msg.op === 'decode') {
-    try {
-      const plain = decodeBlob(key!, msg.data, msg.uncompressedLength);
-      if (sha256Hex(plain) !== msg.id) {
-        parentPort!.postMessage({ job: msg.job, error: 'id mismatch', reason: 'id' } satisfies CodecResponse);
-        return;
+  switch (msg.op) {
+    case 'init':
+      key = { encrypt: Buffer.from(msg.key.encrypt), macK: Buffer.from(msg.key.macK), macR: Buffer.from(msg.key.macR) };
+      version = msg.version;
+      compression = msg.compression;
+      polynomial = BigInt('0x' + msg.polynomial);
+      return;
+    case 'chunkFile':
+      startFile(msg.job, msg.path);
+      return;
+    case 'drop':
+      release(msg.kept);
+      return;
+    case 'hash':
+      keep(msg.job, msg.data);
+      parentPort!.postMessage({ job: msg.job, id: sha256Hex(msg.data) } satisfies CodecResponse);
+      return;
+    case 'decode':
+      try {
+        const plain = decodeBlob(key!, msg.data, msg.uncompressedLength);
+        if (sha256Hex(plain) !== msg.id) {
+          parentPort!.postMessage({ job: msg.job, error: 'id mismatch', reason: 'id' } satisfies CodecResponse);
+          return;
+        }
+        parentPort!.postMessage({ job: msg.job, plain } satisfies CodecResponse, owned(plain));
+      } catch (err) {
+        const reason = err instanceof BlobDecodeError ? err.reason : undefined;
+        parentPort!.postMessage({ job: msg.job, error: err instanceof Error ? err.message : String(err), reason } satisfies CodecResponse);
       }
-      const own = plain.byteOffset === 0 && plain.buffer.byteLength === plain.length;
-      parentPort!.postMessage({ job: msg.job, plain } satisfies CodecResponse, own ? [plain.buffer as ArrayBuffer] : []);
-    } catch (err) {
-      const reason = err instanceof BlobDecodeError ? err.reason : undefined;
-      parentPort!.postMessage({ job: msg.job, error: err instanceof Error ? err.message : String(err), reason } satisfies CodecResponse);
-    }
-    return;
-  }
-  try {
-    const r = encodeBlob(key!, version, compression, msg.type, msg.data);
-    const out: CodecResponse = { job: msg.job, sealed: r.sealed };
-    if (r.uncompressedLength) out.uncompressedLength = r.uncompressedLength;
-    // transfer only buffers that own their memory (small Buffers share Node's pool)
-    const own = r.sealed.byteOffset === 0 && r.sealed.buffer.byteLength === r.sealed.length;
-    parentPort!.postMessage(out, own ? [r.sealed.buffer as ArrayBuffer] : []);
-  } catch (err) {
-    parentPort!.postMessage({ job: msg.job, error: err instanceof Error ? err.message : String(err) } satisfies CodecResponse);
+      return;
+    case 'encode':
+    case 'encodeKept':
+      try {
+        let data: Uint8Array | undefined;
+        if (msg.op === 'encode') data = msg.data;
+        else {
+          data = release(msg.kept);
+          if (!data) throw new Error(`no kept blob ${msg.kept}`);
+        }
+        encodeAndPost(msg.job, msg.type, data);
+      } catch (err) {
+        parentPort!.postMessage({ job: msg.job, error: err instanceof Error ? err.message : String(err) } satisfies CodecResponse);
+      }
+      return;
   }
 });

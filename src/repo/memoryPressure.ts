@@ -4,11 +4,12 @@ import vm from 'node:vm';
 let gc: (() => void) | undefined | null;
 
 /**
- * Collects garbage now. Backups allocate large Buffers outside V8's heap
- * (chunks, compressed and sealed blobs, packs); V8 only counts them loosely,
- * so without a nudge hundreds of MiB of dead buffers can pile up before a
- * collection. Called once per finished pack (every ~16 MiB), a collection of
- * cairn's small heap costs about a millisecond and keeps memory flat.
+ * Collects garbage now. Worker threads allocate large Buffers outside V8's
+ * heap (chunks, compressed, sealed and opened blobs); V8 only counts them
+ * loosely, so without a nudge hundreds of MiB of dead buffers can pile up
+ * before a collection. A worker's heap is tiny, so a collection costs well
+ * under a millisecond there; on the main thread, whose heap holds the index
+ * and trees, it costs far more (do not call it there in a loop).
  */
 export function releaseDeadBuffers(): void {
   if (gc === undefined) {

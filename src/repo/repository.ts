@@ -6,8 +6,7 @@ import { newMasterKey } from '../crypto/masterKey.js';
 import { open, seal, sealOverhead, MacError } from '../crypto/sealedBox.js';
 import { createKeyFile, openKeyFile, defaultKdfParams, type KdfParams, type KeyFileData } from '../crypto/keyFile.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode, type EncodedBlob } from './blobCodec.js';
-import { BlobCodecPool, WorkerDecodeError } from './blobCodecPool.js';
-import { releaseDeadBuffers } from './memoryPressure.js';
+import { BlobCodecPool, WorkerDecodeError, type FileChunk } from './blobCodecPool.js';
 import { sha256Hex, type BlobType } from './ids.js';
 import { isIrreducible } from '../chunker/polynomial.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
@@ -50,13 +49,15 @@ export interface SaveResult {
   added: boolean;
   /** Bytes added to the repository (sealed, maybe compressed); 0 when deduplicated. */
   storedSize: number;
+  /** The blob's plaintext length. */
+  length: number;
 }
 
 const maxKeysTried = 20;
 /** restic 0.14 starts a new index file after this many blobs in compressed repositories; we use current restic's figure. */
 const indexBlobLimit = 50_000;
-/** Plaintext bytes stored between two garbage collections (see releaseDeadBuffers). */
-const collectEvery = 16 * 1024 * 1024;
+/** Data blobs from this size on are hashed, compressed and sealed on worker threads; smaller ones cost less here than a message. */
+const workerMinBlob = 16 * 1024;
 
 /** Packs uploaded at once: two hide a remote store's latency; a local disk gains nothing from more than one and each costs a pack of memory. */
 function maxParallelUploads(backend: Backend): number {
@@ -77,7 +78,6 @@ export class Repository {
   private indexLoaded = false;
   private compression: CompressionMode = 'auto';
   private codecPool: BlobCodecPool | undefined;
-  private bytesSinceCollect = 0;
   private packSize = defaultPackSize;
   private readonly writers: Record<BlobType, PackWriter> = { data: new PackWriter('data'), tree: new PackWriter('tree') };
   private readonly inFlight = new Set<string>();
@@ -298,31 +298,83 @@ export class Repository {
   async saveBlob(type: BlobType, plaintext: Buffer, knownId?: string): Promise<SaveResult> {
     if (this.uploadError) throw this.uploadError;
     const id = knownId ?? sha256Hex(plaintext);
-    if (this.hasBlob(type, id)) return { id, added: false, storedSize: 0 };
+    if (this.hasBlob(type, id)) return { id, added: false, storedSize: 0, length: plaintext.length };
+    // Big data blobs are compressed and sealed on worker threads, so the caller can chunk and hash meanwhile.
+    const offload = type === 'data' && plaintext.length >= workerMinBlob && workersEnabled();
+    return this.storeNew(type, id, plaintext.length, () => (offload ? this.pool().encode(type, plaintext) : this.encodeBlob(type, plaintext)));
+  }
+
+  /**
+   * Stores a data blob and returns its id, hashing it on a worker thread too
+   * (the caller's thread only cuts chunks). The buffer may be handed over: do not reuse it.
+   */
+  async saveDataBlob(plaintext: Buffer): Promise<SaveResult> {
+    if (plaintext.length < workerMinBlob || !workersEnabled()) return this.saveBlob('data', plaintext);
+    if (this.uploadError) throw this.uploadError;
+    const plainLength = plaintext.length;
+    const pool = this.pool();
+    const { id, kept } = await pool.hash(plaintext);
+    if (this.hasBlob('data', id)) {
+      pool.drop(kept);
+      return { id, added: false, storedSize: 0, length: plainLength };
+    }
+    return this.storeNew('data', id, plainLength, () => pool.encodeKept(kept, 'data'));
+  }
+
+  /** True when files can be read, chunked and hashed on worker threads (saveFile). */
+  get chunksOnWorkers(): boolean {
+    return workersEnabled();
+  }
+
+  /**
+   * Stores a file's contents: a worker thread reads, chunks and hashes it, and
+   * compresses and seals the chunks this repository does not have yet. Returns
+   * the blobs in file order and the bytes read. A file that cannot be read
+   * rejects with WorkerFileError (chunks stored before are left for prune, as
+   * restic leaves them); a failure to store rejects with that error.
+   */
+  async saveFile(path: string, onRead: (bytes: number) => void): Promise<{ blobs: SaveResult[]; size: number }> {
+    if (this.uploadError) throw this.uploadError;
+    const pool = this.pool();
+    const saves: Promise<SaveResult>[] = [];
+    const onChunk = (c: FileChunk): void => {
+      if (this.hasBlob('data', c.id)) {
+        pool.drop(c.kept);
+        saves.push(Promise.resolve({ id: c.id, added: false, storedSize: 0, length: c.length }));
+      } else {
+        const p = this.storeNew('data', c.id, c.length, () => pool.encodeKept(c.kept, 'data'));
+        p.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+        saves.push(p);
+      }
+    };
+    let size: number;
+    try {
+      size = await pool.chunkFile(path, onChunk, onRead);
+    } finally {
+      await Promise.allSettled(saves);
+    }
+    return { blobs: await Promise.all(saves), size };
+  }
+
+  /** Encodes a blob not stored yet (marked in flight meanwhile) and adds it to its pack. */
+  private async storeNew(type: BlobType, id: string, plainLength: number, encode: () => EncodedBlob | Promise<EncodedBlob>): Promise<SaveResult> {
     const key = type[0] + id;
-    const plainLength = plaintext.length; // the buffer may be handed to a worker below
     this.inFlight.add(key);
     let enc: EncodedBlob;
     try {
-      // Big data blobs are compressed and sealed on worker threads, so the caller can chunk and hash meanwhile.
-      enc = type === 'data' && plaintext.length >= 16 * 1024 && workersEnabled() ? await this.pool().encode(type, plaintext) : this.encodeBlob(type, plaintext);
+      enc = await encode();
     } catch (err) {
       this.inFlight.delete(key);
       throw err;
     }
     const writer = this.writers[type];
     writer.add(id, enc.sealed, enc.uncompressedLength);
-    this.bytesSinceCollect += plainLength;
-    if (this.bytesSinceCollect >= collectEvery) {
-      this.bytesSinceCollect = 0;
-      releaseDeadBuffers();
-    }
     if (writer.isFull(this.packSize)) await this.startUpload(writer.finish(this.key));
-    return { id, added: true, storedSize: enc.sealed.length };
+    return { id, added: true, storedSize: enc.sealed.length, length: plainLength };
   }
 
   private pool(): BlobCodecPool {
-    this.codecPool ??= new BlobCodecPool(this.key, this.config.version, this.compression);
+    this.codecPool ??= new BlobCodecPool(this.key, this.config.version, this.compression, this.config.chunker_polynomial);
     return this.codecPool;
   }
 

@@ -72,6 +72,10 @@ test('a file that cannot be read is reported, the backup finishes, and the exit 
   await fs.writeFile(path.join(src, 'readable.txt'), 'fine');
   await fs.writeFile(path.join(src, 'secret.txt'), 'no access');
   await fs.chmod(path.join(src, 'secret.txt'), 0o000);
+  // big files are read on worker threads: their failures are reported the same way
+  await fs.writeFile(path.join(src, 'secret-big.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
+  await fs.chmod(path.join(src, 'secret-big.bin'), 0o000);
+  await fs.writeFile(path.join(src, 'readable-big.bin'), Buffer.alloc(3 * 1024 * 1024, 8));
   // root reads everything, so the backup runs as nobody against its own repository
   const userRepo = path.join(tmp, 'nobody-repo');
   await fs.chmod(tmp, 0o755);
@@ -94,8 +98,11 @@ test('a file that cannot be read is reported, the backup finishes, and the exit 
   const r = await run(['backup', '-r', path.join(userRepo, 'r'), src]);
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.match(r.stderr, /secret\.txt/);
+  assert.match(r.stderr, /secret-big\.bin.*permission denied/i);
   assert.match(r.stdout, /incomplete/);
   const check = await runRestic(['-r', path.join(userRepo, 'r'), 'ls', 'latest'], env);
   assert.match(check.stdout, /readable\.txt/);
+  assert.match(check.stdout, /readable-big\.bin/);
   assert.doesNotMatch(check.stdout, /secret\.txt/);
+  assert.doesNotMatch(check.stdout, /secret-big\.bin/);
 });
