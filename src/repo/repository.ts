@@ -369,7 +369,7 @@ export class Repository {
     }
     const writer = this.writers[type];
     writer.add(id, enc.sealed, enc.uncompressedLength);
-    if (writer.isFull(this.packSize)) await this.startUpload(writer.finish(this.key));
+    if (writer.isFull(this.packSize)) await this.startUpload(writer);
     return { id, added: true, storedSize: enc.sealed.length, length: plainLength };
   }
 
@@ -383,18 +383,20 @@ export class Repository {
     return encodeBlob(this.key, this.config.version, this.compression, type, plaintext);
   }
 
-  private async startUpload(pack: FinishedPack): Promise<void> {
+  private async startUpload(writer: PackWriter): Promise<void> {
+    const pack = writer.finish(this.key);
     while (this.uploads.size >= maxParallelUploads(this.backend)) await Promise.race(this.uploads);
     if (this.uploadError) throw this.uploadError;
-    const p = this.uploadPack(pack).catch((err) => {
+    const p = this.uploadPack(pack, writer).catch((err) => {
       this.uploadError ??= err;
     });
     const tracked = p.finally(() => this.uploads.delete(tracked));
     this.uploads.add(tracked);
   }
 
-  private async uploadPack(pack: FinishedPack): Promise<void> {
+  private async uploadPack(pack: FinishedPack, writer: PackWriter): Promise<void> {
     await this.backend.write({ type: 'pack', name: pack.id }, pack.bytes);
+    writer.reuse(pack);
     this.index.addPack(pack.id, pack.blobs);
     for (const b of pack.blobs) this.inFlight.delete(b.type[0] + b.id);
     this.pendingIndex.push({ id: pack.id, blobs: pack.blobs.map(toIndexBlob) });
@@ -415,7 +417,7 @@ export class Repository {
   async flush(): Promise<void> {
     for (const type of ['data', 'tree'] as const) {
       const w = this.writers[type];
-      if (w.count > 0) await this.startUpload(w.finish(this.key));
+      if (w.count > 0) await this.startUpload(w);
     }
     await Promise.all(this.uploads);
     if (this.uploadError) throw this.uploadError;
