@@ -10,6 +10,7 @@ import path from 'node:path';
 import { CairnError, describeError, isErrno } from '../errors.js';
 import type { BlobLocation } from '../repo/masterIndex.js';
 import { unixPermissions, type Node } from '../repo/node.js';
+import { packJobsInFlight, writePackBlobs, writePlaintext, type BlobWrite, type RangeFile, type WriteRangeResult } from '../repo/packReader.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { parseGoTime } from '../repo/timeFormat.js';
@@ -92,8 +93,10 @@ interface FileState {
   remaining: number;
   /** Some content could not be restored (already reported). */
   failed: boolean;
-  /** Set by whoever creates the file first; others wait for it before opening. */
-  creation?: Promise<void>;
+  /** The file exists in the target: some blob was written to it (the first writer created it). */
+  exists: boolean;
+  /** Creating or writing it failed (already reported): nothing more is written to it. */
+  broken: boolean;
 }
 
 interface BlobUse {
@@ -108,7 +111,7 @@ interface NeededBlob {
   uses: BlobUse[];
 }
 
-const maxRange = 8 * 1024 * 1024;
+const maxRange = Number(process.env.CAIRN_PJ_RANGE ?? 8) * 1024 * 1024;
 const maxGap = 256 * 1024;
 const packConcurrency = 3;
 const fsConcurrency = 16;
@@ -302,7 +305,7 @@ class RestoreRun {
         offset += size;
       }
       const size = failed ? Math.max(offset, e.node.size ?? 0) : offset;
-      this.files.set(i, { index: i, entry: e, size, blobs, remaining: blobs.length, failed });
+      this.files.set(i, { index: i, entry: e, size, blobs, remaining: blobs.length, failed, exists: false, broken: false });
     });
   }
 
@@ -385,43 +388,44 @@ class RestoreRun {
     }
   }
 
-  /** Creates a file (replacing what is in the way) and returns it open for writing. */
-  private async createFile(f: FileState): Promise<SyncFile> {
-    if (this.mayExist(f.entry)) await clearPath(f.entry.path);
-    const fh = openFile(f.entry.path, createFlags, 0o600);
-    try {
-      // Holes stay holes: sparse chunks are never written, and a file missing data keeps its recorded size.
-      if (f.size > 0 && (this.opts.sparse || f.failed)) await fh.truncate(f.size);
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-    this.summary.files++;
-    this.summary.bytes += f.size;
-    return fh;
+  /** How a file is created by its first writer: holes stay holes (sparse chunks are never written, and a file missing data keeps its recorded size). */
+  private rangeFile(f: FileState): RangeFile {
+    return this.opts.sparse || f.failed ? { path: f.entry.path, sizeOnCreate: f.size } : { path: f.entry.path };
   }
 
-  /** Opens a file for writing a blob: the first writer creates it, the others wait for that. */
-  private async openForWrite(f: FileState): Promise<SyncFile> {
-    if (!f.creation) {
-      const fh = this.createFile(f);
-      f.creation = fh.then(() => undefined);
-      f.creation.catch(() => undefined); // the first writer reports the failure
-      return fh;
+  /** Takes in what a pack job did to the files it wrote. */
+  private settleFiles(r: WriteRangeResult, files: FileState[]): void {
+    for (const k of r.created) files[k]!.exists = true;
+    for (const k of r.written) files[k]!.exists = true;
+    for (const e of r.fileErrors) {
+      const f = files[e.file]!;
+      if (!f.broken) this.report(errorFor(f.entry, e.op === 'create' ? 'create' : 'write', Object.assign(new Error(e.message), { code: e.code })));
+      f.broken = true;
+      f.failed = true;
     }
-    await f.creation;
-    return openFile(f.entry.path, writeFlags);
   }
 
   /**
    * Reads every needed blob once, pack by pack (nearby blobs in one ranged
-   * read), and writes it at each offset of each file that contains it.
+   * read), and has a pack worker write it at each offset of each file that
+   * contains it; the first writer of a file creates it.
    */
   private async restoreData(): Promise<void> {
     const repo = this.repo;
     const byPack = new Map<string, Map<string, NeededBlob>>();
     for (const f of this.files.values()) {
       if (!this.parentExists(f.entry)) continue;
+      if (this.mayExist(f.entry)) {
+        // Whatever is in the way goes first (never write through a symlink or into another file's inode).
+        try {
+          await clearPath(f.entry.path);
+        } catch (err) {
+          this.report(errorFor(f.entry, 'create', err));
+          f.broken = true;
+          f.failed = true;
+          continue;
+        }
+      }
       for (const b of f.blobs) {
         if (this.opts.sparse && b.id === zeroChunkId) {
           f.remaining--; // left as a hole: the file is created at full size
@@ -453,56 +457,74 @@ class RestoreRun {
         });
       }
     };
-    const written = (bytes: number, fileDone: boolean): void => {
-      this.progress.bytesDone += bytes;
-      if (fileDone) this.progress.filesDone++;
-      this.tick();
+    const used = (blob: NeededBlob, ok: boolean): void => {
+      for (const u of blob.uses) {
+        if (ok) this.progress.bytesDone += blob.size;
+        if (--u.file.remaining === 0) this.progress.filesDone++;
+      }
     };
 
-    const packs = [...byPack.keys()].sort();
-    await mapLimit(packs, packConcurrency, async (packId) => {
-      const blobs = [...byPack.get(packId)!.values()].sort((a, b) => a.loc.offset - b.loc.offset);
-      const writer = new FileWriter((f) => this.openForWrite(f));
+    /** A blob the pack job could not use: other copies are tried (clearer errors too), and it is written from here. */
+    const retry = async (blob: NeededBlob): Promise<void> => {
+      let plain: Buffer;
       try {
-        for (const range of groupRanges(blobs)) {
-          const start = range[0]!.loc.offset;
-          const last = range[range.length - 1]!;
-          let buf: Buffer | undefined;
-          try {
-            buf = await repo.backend.read({ type: 'pack', name: packId }, start, last.loc.offset + last.loc.length - start);
-          } catch {
-            buf = undefined; // each blob is retried on its own below (other copies, clearer errors)
-          }
-          for (const blob of range) {
-            let plain: Buffer;
-            try {
-              if (!buf) throw new Error('range read failed');
-              plain = await repo.decodeBlobAsync('data', blob.id, blob.loc, buf.subarray(blob.loc.offset - start, blob.loc.offset - start + blob.loc.length));
-            } catch {
-              try {
-                plain = await repo.loadBlob('data', blob.id);
-              } catch (err) {
-                fail(blob, err);
-                for (const u of blob.uses) if (--u.file.remaining === 0) await writer.closeIf(u.file);
-                continue;
-              }
-            }
-            for (const u of blob.uses) {
-              try {
-                await writer.write(u.file, plain, u.offset);
-              } catch (err) {
-                if (!u.file.failed) this.report(errorFor(u.file.entry, 'write', err));
-                u.file.failed = true;
-              }
-              const done = --u.file.remaining === 0;
-              if (done) await writer.closeIf(u.file);
-              written(plain.length, done);
-            }
-          }
-        }
-      } finally {
-        await writer.close();
+        plain = await repo.loadBlob('data', blob.id);
+      } catch (err) {
+        fail(blob, err);
+        used(blob, false);
+        return;
       }
+      const files: FileState[] = [];
+      const targets: number[] = [];
+      for (const u of blob.uses) {
+        if (u.file.broken) continue;
+        targets.push(files.length, u.offset);
+        files.push(u.file);
+      }
+      this.settleFiles(writePlaintext(plain, targets, files.map((f) => this.rangeFile(f))), files);
+      used(blob, true);
+    };
+
+    const jobs: { packId: string; blobs: NeededBlob[] }[] = [];
+    for (const packId of [...byPack.keys()].sort()) {
+      const blobs = [...byPack.get(packId)!.values()].sort((a, b) => a.loc.offset - b.loc.offset);
+      for (const range of groupRanges(blobs)) jobs.push({ packId, blobs: range });
+    }
+    await mapLimit(jobs, packJobsInFlight(), async ({ packId, blobs }) => {
+      const files: FileState[] = [];
+      const slot = new Map<FileState, number>();
+      const writes: BlobWrite[] = blobs.map((b) => {
+        const targets: number[] = [];
+        for (const u of b.uses) {
+          if (u.file.broken) continue;
+          let k = slot.get(u.file);
+          if (k === undefined) {
+            slot.set(u.file, (k = files.length));
+            files.push(u.file);
+          }
+          targets.push(k, u.offset);
+        }
+        const w: BlobWrite = { id: b.id, offset: b.loc.offset, length: b.loc.length, targets };
+        if (b.loc.uncompressedLength) w.uncompressedLength = b.loc.uncompressedLength;
+        return w;
+      });
+      let r: WriteRangeResult;
+      try {
+        r = await writePackBlobs(repo, packId, writes, files.map((f) => this.rangeFile(f)));
+      } catch {
+        // the range could not be read: each blob on its own (other copies, clearer errors)
+        for (const b of blobs) await retry(b);
+        this.tick();
+        return;
+      }
+      this.settleFiles(r, files);
+      const bad = new Set<number>();
+      for (const x of r.failed) bad.add(x.blob);
+      for (let i = 0; i < blobs.length; i++) {
+        if (bad.has(i)) await retry(blobs[i]!);
+        else used(blobs[i]!, true);
+      }
+      this.tick();
     });
   }
 
@@ -510,26 +532,31 @@ class RestoreRun {
   private async finishFiles(): Promise<void> {
     await mapLimit([...this.files.values()], fsConcurrency, async (f) => {
       if (!this.parentExists(f.entry)) return;
-      if (!f.creation) {
-        f.creation = this.createFile(f).then((fh) => fh.close());
+      if (!f.exists && !f.broken) {
         try {
-          await f.creation;
+          const fd = fsSync.openSync(f.entry.path, createFlags, 0o600);
+          try {
+            if (f.size > 0 && (this.opts.sparse || f.failed)) fsSync.ftruncateSync(fd, f.size);
+          } finally {
+            fsSync.closeSync(fd);
+          }
+          f.exists = true;
         } catch (err) {
           this.report(errorFor(f.entry, 'create', err));
         }
       }
-      this.created[f.index] = await f.creation.then(
-        () => true,
-        () => false,
-      );
-      if (this.created[f.index] && f.failed && f.size > 0) {
+      this.created[f.index] = f.exists;
+      if (!f.exists) return;
+      this.summary.files++;
+      this.summary.bytes += f.size;
+      if (f.failed && f.size > 0) {
         // Lost data stays a hole, but the file keeps its recorded size.
         try {
-          const fh = openFile(f.entry.path, writeFlags);
+          const fd = fsSync.openSync(f.entry.path, writeFlags);
           try {
-            if ((await fh.stat()).size < f.size) await fh.truncate(f.size);
+            if (fsSync.fstatSync(fd).size < f.size) fsSync.ftruncateSync(fd, f.size);
           } finally {
-            await fh.close();
+            fsSync.closeSync(fd);
           }
         } catch (err) {
           this.report(errorFor(f.entry, 'resize', err));
@@ -661,63 +688,6 @@ function groupRanges(blobs: NeededBlob[]): NeededBlob[][] {
   }
   if (cur.length > 0) out.push(cur);
   return out;
-}
-
-/**
- * An open file written with blocking calls. Restores write from memory to the
- * page cache, where a blocking write costs microseconds and an asynchronous
- * one a thread-pool round trip, which dominated restores of many small files.
- */
-class SyncFile {
-  constructor(readonly fd: number) {}
-  async write(data: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
-    return { bytesWritten: fsSync.writeSync(this.fd, data, offset, length, position) };
-  }
-  async truncate(size: number): Promise<void> {
-    fsSync.ftruncateSync(this.fd, size);
-  }
-  async stat(): Promise<fsSync.Stats> {
-    return fsSync.fstatSync(this.fd);
-  }
-  async close(): Promise<void> {
-    fsSync.closeSync(this.fd);
-  }
-}
-
-function openFile(p: FsPath, flags: number, mode?: number): SyncFile {
-  return new SyncFile(fsSync.openSync(p, flags, mode));
-}
-
-/** Keeps the last file written open, since consecutive blobs of a pack usually belong to one file. */
-class FileWriter {
-  private file: FileState | undefined;
-  private fh: SyncFile | undefined;
-
-  constructor(private readonly open: (f: FileState) => Promise<SyncFile>) {}
-
-  async write(file: FileState, data: Buffer, offset: number): Promise<void> {
-    if (this.file !== file) {
-      await this.close();
-      this.fh = await this.open(file);
-      this.file = file;
-    }
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.fh!.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
-  }
-
-  async closeIf(file: FileState): Promise<void> {
-    if (this.file === file) await this.close();
-  }
-
-  async close(): Promise<void> {
-    const fh = this.fh;
-    this.fh = undefined;
-    this.file = undefined;
-    await fh?.close();
-  }
 }
 
 /** Node times in epoch ns, or undefined for Go's zero time and unparsable text (nothing to set). */

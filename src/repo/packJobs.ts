@@ -1,0 +1,285 @@
+// The work done on a range of pack bytes, on whichever thread runs it (a pack
+// worker, or the caller's thread when workers are off): open every blob
+// (MAC, AES-CTR, zstd, SHA-256 against its id) and either write its plaintext
+// to file positions or just verify it. One call per range, so a pack costs one
+// message each way and plaintext never crosses threads.
+import { createHash, type Hash } from 'node:crypto';
+import fs, { constants as fsConstants } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { CryptoKey } from '../crypto/masterKey.js';
+import { open } from '../crypto/sealedBox.js';
+
+/** Why a blob of a range could not be used: its bytes fail a check. */
+export type BlobFailure = 'mac' | 'decompress' | 'length' | 'id';
+
+/** One blob inside a range of pack bytes: where it lies (relative to the range) and what it must decode to. */
+export interface RangeBlob {
+  id: string;
+  /** Offset of the sealed blob within the range's bytes. */
+  at: number;
+  length: number;
+  uncompressedLength?: number;
+}
+
+/** A file plaintext is written into: created on first use (never through a symlink), then opened for each range. */
+export interface RangeFile {
+  /** Absolute path; bytes when the name is not valid UTF-8. */
+  path: string | Uint8Array;
+  /** Size the file gets when this range creates it (holes for sparse or lost data). */
+  sizeOnCreate?: number;
+}
+
+/** A restore job: blobs of one range and, for each, flat pairs of (file index, position) to write its plaintext at. */
+export interface WriteRangeJob {
+  blobs: RangeBlob[];
+  /** targets[i] = [file, position, file, position, ...] for blobs[i]. */
+  targets: number[][];
+  files: RangeFile[];
+}
+
+/** What a restore job did: blobs that failed to open, files that failed, files it created. */
+export interface WriteRangeResult {
+  failed: { blob: number; reason: BlobFailure }[];
+  fileErrors: { file: number; op: 'create' | 'write'; code?: string; message: string }[];
+  /** Indexes of the files this job created (the others existed already). */
+  created: number[];
+  /** Indexes of the files written to (created or not) without an error. */
+  written: number[];
+}
+
+// O_EXCL|O_NOFOLLOW: a file is created new, never reached through a symlink in the way.
+const createFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+const writeFlags = fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW;
+
+function asPath(p: string | Uint8Array): string | Buffer {
+  return typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+}
+
+/** zstd-napi's native context: decompresses into a buffer we own, where its Decompressor allocates a new one per blob. */
+interface ZstdDCtx {
+  decompress(dst: Uint8Array, src: Uint8Array): number;
+}
+const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as { DCtx: new () => ZstdDCtx };
+
+/**
+ * Opens sealed blobs: MAC, AES-CTR, zstd into one reused buffer, SHA-256
+ * against the id. Reusing the buffer spares an allocation (and its page
+ * faults and later collection) per compressed blob.
+ */
+export class BlobOpener {
+  private readonly dctx = new zstdBinding.DCtx();
+  private scratch = Buffer.alloc(0);
+
+  constructor(private readonly key: CryptoKey) {}
+
+  /**
+   * The blob's plaintext, or why it cannot be had. The plaintext of a
+   * compressed blob lives in the reused buffer: valid until the next call.
+   */
+  open(sealed: Uint8Array, b: RangeBlob): Buffer | BlobFailure {
+    let plain: Buffer;
+    try {
+      plain = open(this.key, sealed);
+    } catch {
+      return 'mac';
+    }
+    const want = b.uncompressedLength;
+    if (want) {
+      if (this.scratch.length < want) this.scratch = Buffer.allocUnsafe(Math.max(want, this.scratch.length * 2, 1 << 20));
+      let n: number;
+      try {
+        n = this.dctx.decompress(this.scratch, plain);
+      } catch {
+        return 'decompress';
+      }
+      if (n !== want) return 'length';
+      plain = this.scratch.subarray(0, n);
+    }
+    if (createHash('sha256').update(plain).digest('hex') !== b.id) return 'id';
+    return plain;
+  }
+}
+
+/** The files of one job, each opened at most once (created by its first writer), with what happened to them. */
+class TargetFiles {
+  private readonly fds = new Map<number, number>();
+  private readonly broken = new Set<number>();
+
+  constructor(
+    private readonly files: RangeFile[],
+    private readonly result: WriteRangeResult,
+  ) {}
+
+  private fdFor(file: number): number | undefined {
+    const known = this.fds.get(file);
+    if (known !== undefined || this.broken.has(file)) return known;
+    const f = this.files[file]!;
+    const p = asPath(f.path);
+    let fd: number;
+    try {
+      try {
+        fd = fs.openSync(p, createFlags, 0o600);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        fd = fs.openSync(p, writeFlags); // another range (maybe on another thread) created it
+        this.fds.set(file, fd);
+        return fd;
+      }
+      this.fds.set(file, fd);
+      this.result.created.push(file);
+      if (f.sizeOnCreate) fs.ftruncateSync(fd, f.sizeOnCreate);
+      return fd;
+    } catch (err) {
+      this.fail(file, 'create', err);
+      return undefined;
+    }
+  }
+
+  private fail(file: number, op: 'create' | 'write', err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    this.result.fileErrors.push({ file, op, code: e.code, message: e.message });
+    this.broken.add(file);
+    const fd = this.fds.get(file);
+    this.fds.delete(file);
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already failed; the first error is the one reported
+      }
+    }
+  }
+
+  /** Writes `plain` to every (file, position) pair of `targets`. */
+  write(plain: Buffer, targets: number[]): void {
+    for (let k = 0; k < targets.length; k += 2) {
+      const file = targets[k]!;
+      const fd = this.fdFor(file);
+      if (fd === undefined) continue;
+      try {
+        let done = 0;
+        while (done < plain.length) done += fs.writeSync(fd, plain, done, plain.length - done, targets[k + 1]! + done);
+      } catch (err) {
+        this.fail(file, 'write', err);
+      }
+    }
+  }
+
+  /** Closes every file; the ones closed without an error count as written. */
+  close(): void {
+    for (const [file, fd] of this.fds) {
+      try {
+        fs.closeSync(fd);
+        this.result.written.push(file);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        this.result.fileErrors.push({ file, op: 'write', code: e.code, message: e.message });
+      }
+    }
+    this.fds.clear();
+  }
+}
+
+function emptyResult(): WriteRangeResult {
+  return { failed: [], fileErrors: [], created: [], written: [] };
+}
+
+/**
+ * Opens every blob of the range and writes its plaintext at each of its file
+ * positions with blocking writes (page-cache writes cost microseconds; a
+ * thread-pool round trip costs more). The first writer of a file creates it;
+ * each file is opened at most once per job.
+ */
+export function writeRange(opener: BlobOpener, data: Uint8Array, job: WriteRangeJob): WriteRangeResult {
+  const result = emptyResult();
+  const files = new TargetFiles(job.files, result);
+  try {
+    for (let i = 0; i < job.blobs.length; i++) {
+      const b = job.blobs[i]!;
+      const plain = opener.open(data.subarray(b.at, b.at + b.length), b);
+      if (typeof plain === 'string') result.failed.push({ blob: i, reason: plain });
+      else files.write(plain, job.targets[i]!);
+    }
+  } finally {
+    files.close();
+  }
+  return result;
+}
+
+/** Writes one blob's plaintext (already opened and checked) at its targets, creating files like writeRange. */
+export function writePlaintext(plain: Buffer, targets: number[], fileList: RangeFile[]): WriteRangeResult {
+  const result = emptyResult();
+  const files = new TargetFiles(fileList, result);
+  try {
+    files.write(plain, targets);
+  } finally {
+    files.close();
+  }
+  return result;
+}
+
+/** A blob of a pack to verify, at its offset in the pack. */
+export interface PackBlobRef {
+  id: string;
+  offset: number;
+  length: number;
+  uncompressedLength?: number;
+}
+
+/**
+ * Verification of one pack fed in consecutive segments: hashes every byte
+ * (the pack's name is its SHA-256) and opens every blob once its bytes are in,
+ * keeping only the bytes of a blob that straddles two segments.
+ */
+export class PackVerifier {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly blobs: PackBlobRef[];
+  private next = 0;
+  private pos = 0;
+  private carry: Buffer | undefined;
+  private carryStart = 0;
+  /** Blobs that failed, by index into the sorted list given. */
+  readonly failed: { blob: number; reason: BlobFailure }[] = [];
+
+  /** `blobs` sorted by offset, each inside the pack. */
+  constructor(
+    private readonly opener: BlobOpener,
+    blobs: PackBlobRef[],
+  ) {
+    this.blobs = blobs;
+  }
+
+  /** Takes the next segment of the pack (it must start where the previous one ended). */
+  update(segment: Uint8Array): void {
+    this.hash.update(segment);
+    const segStart = this.pos;
+    this.pos += segment.length;
+    let win = Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
+    let winStart = segStart;
+    if (this.carry) {
+      win = Buffer.concat([this.carry, win]);
+      winStart = this.carryStart;
+      this.carry = undefined;
+    }
+    while (this.next < this.blobs.length) {
+      const b = this.blobs[this.next]!;
+      if (b.offset + b.length > this.pos) break;
+      const at = b.offset - winStart;
+      const r = this.opener.open(win.subarray(at, at + b.length), { id: b.id, at, length: b.length, uncompressedLength: b.uncompressedLength });
+      if (typeof r === 'string') this.failed.push({ blob: this.next, reason: r });
+      this.next++;
+    }
+    if (this.next < this.blobs.length) {
+      const from = Math.max(this.blobs[this.next]!.offset, winStart);
+      if (from < this.pos) {
+        this.carry = Buffer.from(win.subarray(from - winStart)); // a copy: the segment's memory may be handed back
+        this.carryStart = from;
+      }
+    }
+  }
+
+  /** The pack's SHA-256 over every byte given. */
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
