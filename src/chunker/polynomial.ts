@@ -46,16 +46,10 @@ function gcd(a: bigint, b: bigint): bigint {
   return a;
 }
 
-/** `(x^(2^i) − x) mod f`: square x i times modulo f, then add x (restic's qp). */
-function frobeniusMinusX(i: number, f: bigint): bigint {
-  let res = 2n; // x
-  for (let k = 0; k < i; k++) res = mulMod(res, res, f);
-  return polynomialMod(res ^ 2n, f);
-}
-
 /**
- * Ben-Or's irreducibility test exactly as restic implements it: f of degree d is irreducible iff
- * gcd(f, (x^(2^i) − x) mod f) = 1 for every i = 1 … ⌊d/2⌋.
+ * Ben-Or's irreducibility test as restic implements it: f of degree d is irreducible iff
+ * gcd(f, (x^(2^i) − x) mod f) = 1 for every i = 1 … ⌊d/2⌋. restic squares x i times afresh for
+ * each i; here x^(2^i) mod f is carried from one i to the next (one squaring each), same values.
  */
 export function isIrreducible(p: bigint): boolean {
   if (p < 0n || p > UINT64_MAX) return false;
@@ -63,8 +57,10 @@ export function isIrreducible(p: bigint): boolean {
   // restic's loop runs zero times for degree ≤ 1 and answers true; constants are no polynomials a
   // chunker can use, so refuse those (degree 1 — x and x+1 — is irreducible anyway).
   if (d < 1) return false;
+  let power = 2n; // x^(2^0) = x
   for (let i = 1; i <= d >> 1; i++) {
-    if (gcd(p, frobeniusMinusX(i, p)) !== 1n) return false;
+    power = mulMod(power, power, p); // x^(2^i) mod f
+    if (gcd(p, polynomialMod(power ^ 2n, p)) !== 1n) return false;
   }
   return true;
 }

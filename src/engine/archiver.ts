@@ -7,9 +7,10 @@ import { Chunker } from '../chunker/chunker.js';
 import { GoMode, type Node } from '../repo/node.js';
 import { WorkerFileError } from '../repo/blobCodecPool.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
-import { formatLocalGoTime, parseGoTime } from '../repo/timeFormat.js';
+import { formatLocalGoTime, LocalTimeFormatter, parseGoTime } from '../repo/timeFormat.js';
 import { ExcludeFilter } from './excludeFilter.js';
 import { nodeFromStat } from './nodeFromStat.js';
+import { ParentTrees, type ParentTree } from './parentTrees.js';
 import { startScan, type ScanTotals } from './scanner.js';
 import { groupName, userName } from './userNames.js';
 
@@ -64,6 +65,20 @@ export interface ArchiveOptions {
   oneFileSystem?: boolean;
   /** Root tree of the parent snapshot: unchanged files are taken from it without being read. */
   parentTree?: string;
+  /**
+   * The parent's trees were written by this cairn's tree encoder: a folder
+   * whose entries all match the parent's takes its tree id without encoding.
+   * Otherwise such a tree is encoded once to check it first.
+   */
+  parentTreesCanonical?: boolean;
+  /**
+   * Awaited before anything is written to the repository (new file content,
+   * new trees): lets the walk run while the repository lock is being
+   * confirmed, and nothing is stored until it is.
+   */
+  beforeWrite?: () => Promise<void>;
+  /** Stops the walk (e.g. the lock turned out to be held by someone else). */
+  signal?: AbortSignal;
   /** Called for every entry that cannot be read; the backup goes on without it. */
   onError?: (path: string, err: Error) => void;
   onProgress?: (p: ArchiveProgress) => void;
@@ -135,11 +150,17 @@ export class Archiver {
   private filesDone = 0;
   private bytesDone = 0;
   private readonly virtualTime: string;
+  private readonly parents: ParentTrees;
+  /** Stat times as restic writes them; one formatter per run caches zone offsets and dates. */
+  private readonly times = new LocalTimeFormatter();
+  private readonly formatTime = (ns: bigint): string => this.times.format(ns);
+  private writesAllowed: Promise<void> | undefined;
 
   constructor(repo: Repository, opts: ArchiveOptions = {}) {
     this.repo = repo;
     this.opts = opts;
     this.filter = new ExcludeFilter(opts.excludes ?? []);
+    this.parents = new ParentTrees(repo, opts.parentTreesCanonical ?? false);
     this.virtualTime = formatLocalGoTime(BigInt((opts.time ?? new Date()).getTime()) * 1_000_000n);
     if (opts.onProgress && opts.scanPaths?.length) this.totals = startScan(opts.scanPaths, this.filter);
   }
@@ -148,12 +169,29 @@ export class Archiver {
 
   /** Archives `entries` as the root tree; returns its id. */
   async archive(entries: ArchiveEntry[]): Promise<string> {
-    const parent = await this.parentChildren(this.opts.parentTree);
-    const nodes = await this.archiveEntries(entries, parent, '');
+    return this.inParentTree(this.opts.parentTree, (parent) => this.archiveEntries(entries, parent, ''));
+  }
+
+  /**
+   * Archives a folder's entries with `parentTreeId` (the folder's tree in the
+   * parent snapshot) at hand, and returns the folder's tree id: the parent's
+   * own when every entry is as it was, else the tree of the new entries, saved.
+   */
+  private async inParentTree(parentTreeId: string | undefined, entries: (parent: ParentTree | undefined) => Promise<Node[]>): Promise<string> {
+    const parent = await this.parents.get(parentTreeId);
+    let nodes: Node[];
+    if (parent) this.parents.prefetch(parent);
+    try {
+      nodes = await entries(parent);
+    } finally {
+      if (parent) this.parents.release(parent);
+    }
+    if (parent && this.parents.sameTree(nodes, parent)) return parent.id;
     return this.saveTree(nodes);
   }
 
   private async saveTree(nodes: Node[]): Promise<string> {
+    await this.beforeWrite();
     const r = await this.repo.saveTree(nodes);
     if (r.added) {
       this.stats.treeBlobs++;
@@ -162,22 +200,21 @@ export class Archiver {
     return r.id;
   }
 
-  private async parentChildren(treeId: string | undefined): Promise<Map<string, Node> | undefined> {
-    if (!treeId) return undefined;
-    try {
-      const tree = await this.repo.loadTree(treeId);
-      return new Map(tree.nodes.map((n) => [n.name, n]));
-    } catch {
-      return undefined; // an unreadable parent only costs re-reading
-    }
+  /** Waits until writing to the repository is allowed (see ArchiveOptions.beforeWrite). */
+  private async beforeWrite(): Promise<void> {
+    this.opts.signal?.throwIfAborted();
+    if (!this.opts.beforeWrite) return;
+    this.writesAllowed ??= this.opts.beforeWrite();
+    await this.writesAllowed;
   }
 
-  private async archiveEntries(entries: ArchiveEntry[], parent: Map<string, Node> | undefined, displayDir: string): Promise<Node[]> {
-    const results = await Promise.all(entries.map((e) => this.archiveEntry(e, parent?.get(e.name), `${displayDir}/${e.name}`)));
+  private async archiveEntries(entries: ArchiveEntry[], parent: ParentTree | undefined, displayDir: string): Promise<Node[]> {
+    const results = await Promise.all(entries.map((e) => this.archiveEntry(e, parent?.byName.get(e.name), `${displayDir}/${e.name}`)));
     return results.filter((n): n is Node => n !== undefined);
   }
 
   private async archiveEntry(e: ArchiveEntry, parentNode: Node | undefined, display: string): Promise<Node | undefined> {
+    this.opts.signal?.throwIfAborted();
     switch (e.kind) {
       case 'fs':
         return this.archivePath(e.path, e.name, parentNode, undefined);
@@ -198,13 +235,12 @@ export class Archiver {
         this.reportError(e.metadataFrom, err);
         return undefined;
       }
-      node = nodeFromStat(e.name, st);
+      node = nodeFromStat(e.name, st, undefined, this.formatTime);
     } else {
       node = this.virtualNode(e.name, 'dir', (GoMode.dir | 0o755) >>> 0);
     }
-    const parent = parentNode?.type === 'dir' ? await this.parentChildren(parentNode.subtree) : undefined;
-    const children = await this.archiveEntries(e.children, parent, display);
-    node.subtree = await this.saveTree(children);
+    const parentTree = parentNode?.type === 'dir' ? parentNode.subtree : undefined;
+    node.subtree = await this.inParentTree(parentTree, (parent) => this.archiveEntries(e.children, parent, display));
     this.countDir(node, parentNode);
     return node;
   }
@@ -228,6 +264,7 @@ export class Archiver {
 
   /** Archives one filesystem path (any type) under `name`; `rootDev` bounds --one-file-system. */
   private async archivePath(absPath: string, name: string, parentNode: Node | undefined, rootDev: bigint | undefined): Promise<Node | undefined> {
+    this.opts.signal?.throwIfAborted();
     if (this.filter.excludes(absPath)) return undefined;
     let st: BigIntStats;
     try {
@@ -244,9 +281,9 @@ export class Archiver {
         this.reportError(absPath, err);
         return undefined;
       }
-      return nodeFromStat(name, st, target);
+      return nodeFromStat(name, st, target, this.formatTime);
     }
-    const node = nodeFromStat(name, st);
+    const node = nodeFromStat(name, st, undefined, this.formatTime);
     if (st.isDirectory()) {
       const dev = rootDev ?? st.dev;
       let names: string[];
@@ -257,12 +294,12 @@ export class Archiver {
         return undefined;
       }
       if (this.opts.excludeCaches && names.includes('CACHEDIR.TAG') && (await isCacheDirTag(path.join(absPath, 'CACHEDIR.TAG')))) names = ['CACHEDIR.TAG'];
-      const parent = parentNode?.type === 'dir' ? await this.parentChildren(parentNode.subtree) : undefined;
-      const children = await mapLimit(
-        names,
-        entriesInFlight,
-        async (child) => {
-          const childPath = path.join(absPath, child);
+      const parentTree = parentNode?.type === 'dir' ? parentNode.subtree : undefined;
+      node.subtree = await this.inParentTree(parentTree, async (parent) => {
+        // absPath is resolved (no trailing slash but for "/") and names have no "/": plain concatenation is path.join
+        const prefix = absPath.endsWith('/') ? absPath : absPath + '/';
+        const children = await mapLimit(names, entriesInFlight, async (child) => {
+          const childPath = prefix + child;
           if (this.opts.oneFileSystem) {
             try {
               const cst = fsCb.lstatSync(childPath, { bigint: true });
@@ -271,10 +308,10 @@ export class Archiver {
               // reported when archived
             }
           }
-          return this.archivePath(childPath, child, parent?.get(child), dev);
-        },
-      );
-      node.subtree = await this.saveTree(children.filter((n): n is Node => n !== undefined));
+          return this.archivePath(childPath, child, parent?.byName.get(child), dev);
+        });
+        return children.filter((n): n is Node => n !== undefined);
+      });
       this.countDir(node, parentNode);
       return node;
     }
@@ -282,26 +319,30 @@ export class Archiver {
     return node;
   }
 
-  private unchanged(st: BigIntStats, old: Node): boolean {
-    if ( old.type !== 'file' || old.content === null) return false;
-    if (BigInt(old.size ?? 0) !== st.size) return false;
+  /**
+   * restic's test for a file that need not be read again: same type, size,
+   * inode, mtime and ctime as in the parent, and all its blobs still in the
+   * index. `node` is the file's new node (its times formatted from `st`).
+   */
+  private unchanged(st: BigIntStats, node: Node, old: Node): boolean {
+    if (old.type !== 'file' || old.content == null) return false;
+    if ((old.size ?? 0) !== Number(st.size)) return false;
     if (old.inode !== undefined && old.inode !== st.ino) return false;
-    try {
-      return parseGoTime(old.mtime).epochNs === st.mtimeNs && parseGoTime(old.ctime).epochNs === st.ctimeNs;
-    } catch {
-      return false;
-    }
+    if (!sameInstant(old.mtime, node.mtime, st.mtimeNs) || !sameInstant(old.ctime, node.ctime, st.ctimeNs)) return false;
+    for (const id of old.content) if (!this.repo.hasBlob('data', id)) return false;
+    return true;
   }
 
   private async archiveFile(absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<Node | undefined> {
     this.stats.totalFilesProcessed++;
     this.stats.totalBytesProcessed += Number(st.size);
-    if (parentNode && this.unchanged(st, parentNode)) {
+    if (parentNode && this.unchanged(st, node, parentNode)) {
       node.content = parentNode.content;
       this.stats.filesUnmodified++;
       this.progress(Number(st.size));
       return node;
     }
+    await this.beforeWrite(); // outside the try below: a lock that failed is no unreadable file
     const onWorker = st.size >= BigInt(workerFileSize) && this.repo.chunksOnWorkers;
     const slots = onWorker ? this.workerFileSlots : this.fileSlots;
     await slots.acquire();
@@ -383,6 +424,7 @@ export class Archiver {
   private async archiveStream(e: Extract<ArchiveEntry, { kind: 'stream' }>, display: string): Promise<Node | undefined> {
     const time = e.mtime ? formatLocalGoTime(BigInt(e.mtime.getTime()) * 1_000_000n) : this.virtualTime;
     const node = this.virtualNode(e.name, 'file', e.mode ?? 0o600, time);
+    await this.beforeWrite();
     this.current.add(display);
     try {
       const stream = await e.open();
@@ -490,6 +532,20 @@ async function* readFd(fd: number, buf: Buffer): AsyncIterable<Buffer> {
     const { bytesRead } = await fdRead(fd, buf, 0, buf.length, null);
     if (bytesRead === 0) return;
     yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+  }
+}
+
+/**
+ * True when Go time text `text` (from a parent node) is the instant `ns`
+ * whose text in this run is `formatted`: equal text is the same instant,
+ * except clamped years (0000/9999), which stand for many instants.
+ */
+function sameInstant(text: string, formatted: string, ns: bigint): boolean {
+  if (text === formatted && !formatted.startsWith('0000-01-01T00:00:00') && !formatted.startsWith('9999-12-31T23:59:59.999999999')) return true;
+  try {
+    return parseGoTime(text).epochNs === ns;
+  } catch {
+    return false;
   }
 }
 

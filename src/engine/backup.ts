@@ -6,7 +6,11 @@ import { RepositoryLock } from '../repo/lock.js';
 import { formatLocalGoTime } from '../repo/timeFormat.js';
 import { Archiver, entriesForTargets, type ArchiveEntry, type ArchiveOptions, type ArchiveStats } from './archiver.js';
 
-/** The program version recorded in snapshots. */
+/**
+ * The program version recorded in snapshots. A later backup reuses the tree
+ * ids of unchanged folders of a snapshot with exactly this version without
+ * encoding them again: change it whenever the tree encoding changes.
+ */
 export const programVersion = 'cairn 0.1.0';
 
 /** Options of a backup run (`cairn backup` and library callers). */
@@ -68,23 +72,37 @@ export async function backupEntries(repo: Repository, entries: ArchiveEntry[], p
   const started = Date.now();
   const time = opts.time ?? new Date();
   const host = opts.host ?? os.hostname();
-  const lock = opts.noLock ? undefined : await RepositoryLock.acquire(repo, false);
+  // The lock is confirmed only after a wait (restic's 200 ms before re-checking for other
+  // locks). Meanwhile the index and parent are loaded and the walk runs, but nothing is
+  // written to the repository until the lock holds; a conflicting lock stops the walk.
+  const locking = opts.noLock ? Promise.resolve(undefined) : RepositoryLock.acquire(repo, false);
+  const stop = new AbortController();
+  locking.catch((err: unknown) => stop.abort(err));
+  const lockHeld = async () => {
+    await locking;
+  };
+  let lock: RepositoryLock | undefined;
   try {
-    await repo.loadIndex();
-    let parent: Snapshot | undefined;
-    if (opts.parent) parent = await repo.resolveSnapshot(opts.parent);
-    else if (!opts.force) parent = await findParent(repo, host, paths, time);
+    const [, parent] = await Promise.all([
+      repo.loadIndex(),
+      opts.parent ? repo.resolveSnapshot(opts.parent) : opts.force ? undefined : findParent(repo, host, paths, time),
+    ]);
+    stop.signal.throwIfAborted();
     const errors: BackupResult['errors'] = [];
     const archiver = new Archiver(repo, {
       ...opts,
       time,
       parentTree: parent?.tree,
+      parentTreesCanonical: parent?.program_version === programVersion,
+      beforeWrite: lockHeld,
+      signal: stop.signal,
       onError: (p, err) => {
         errors.push({ path: p, message: err.message });
         opts.onError?.(p, err);
       },
     });
     const tree = await archiver.archive(entries);
+    lock = await locking;
     await repo.flush();
     const end = new Date();
     const data: SnapshotData = { time: formatLocalGoTime(BigInt(time.getTime()) * 1_000_000n), tree, paths };
@@ -107,6 +125,8 @@ export async function backupEntries(repo: Repository, entries: ArchiveEntry[], p
     if (parent) result.parent = parent.id;
     return result;
   } catch (err) {
+    // A lock held by someone else is the reason to report, whatever the walk ran into meanwhile.
+    lock ??= await locking;
     // After a failure (often: the server went away) the lock gets a few seconds, not a full
     // round of retries; left behind it turns stale, and `cairn unlock` removes it.
     if (lock) await Promise.race([lock.release().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);

@@ -38,17 +38,18 @@ export function goModeOf(st: BigIntStats): number {
 /**
  * A node with restic's metadata for a filesystem entry (content/subtree filled
  * in by the caller). atime is recorded as mtime, as restic does by default.
+ * `formatTime` writes the times (a run's LocalTimeFormatter gives the same text faster).
  */
-export function nodeFromStat(name: string, st: BigIntStats, linktarget?: string): Node {
+export function nodeFromStat(name: string, st: BigIntStats, linktarget?: string, formatTime: (epochNs: bigint) => string = formatLocalGoTime): Node {
   const type = nodeTypeOf(st);
-  const mtime = formatLocalGoTime(st.mtimeNs);
+  const mtime = formatTime(st.mtimeNs);
   const node: Node = {
     name,
     type,
     mode: goModeOf(st),
     mtime,
     atime: mtime,
-    ctime: formatLocalGoTime(st.ctimeNs),
+    ctime: formatTime(st.ctimeNs),
     uid: Number(st.uid),
     gid: Number(st.gid),
     content: type === 'file' ? [] : null,

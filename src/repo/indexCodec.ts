@@ -87,6 +87,7 @@ export function decodeIndex(buf: Uint8Array, name?: string): DecodedIndex {
   if (typeof root !== 'object' || root === null || Array.isArray(root)) throw bad('not a JSON object');
   const o = root as Record<string, unknown>;
   const id = (v: unknown, what: string): string => {
+    if (typeof v === 'string' && ID_RE.test(v)) return v; // the common case: already lowercase
     if (typeof v !== 'string' || !LOOSE_ID_RE.test(v)) throw bad(`${what} ${JSON.stringify(v ?? null)} is not an id`);
     return v.toLowerCase();
   };

@@ -11,12 +11,9 @@ export interface BlobLocation {
 
 /** The union of all index files: every known location of every blob, and each pack's blob list. */
 export class MasterIndex {
-  private readonly blobs = new Map<string, BlobLocation[]>();
+  /** One map per blob type: looking an id up needs no key built from type and id. */
+  private readonly blobs: Record<BlobType, Map<string, BlobLocation[]>> = { data: new Map(), tree: new Map() };
   private readonly packs = new Map<string, PackedBlob[]>();
-
-  private static key(type: BlobType, id: string): string {
-    return (type === 'tree' ? 't' : 'd') + id;
-  }
 
   /** Adds all blobs of a pack (from an index file or a freshly written pack). Re-adding the same pack is a no-op. */
   addPack(packId: string, blobs: PackedBlob[]): void {
@@ -25,10 +22,10 @@ export class MasterIndex {
     for (const b of blobs) {
       const loc: BlobLocation = { packId, offset: b.offset, length: b.length };
       if (b.uncompressedLength) loc.uncompressedLength = b.uncompressedLength;
-      const k = MasterIndex.key(b.type, b.id);
-      const list = this.blobs.get(k);
+      const map = this.blobs[b.type];
+      const list = map.get(b.id);
       if (list) list.push(loc);
-      else this.blobs.set(k, [loc]);
+      else map.set(b.id, [loc]);
     }
   }
 
@@ -38,20 +35,20 @@ export class MasterIndex {
     if (!blobs) return;
     this.packs.delete(packId);
     for (const b of blobs) {
-      const k = MasterIndex.key(b.type, b.id);
-      const rest = (this.blobs.get(k) ?? []).filter((l) => l.packId !== packId);
-      if (rest.length) this.blobs.set(k, rest);
-      else this.blobs.delete(k);
+      const map = this.blobs[b.type];
+      const rest = (map.get(b.id) ?? []).filter((l) => l.packId !== packId);
+      if (rest.length) map.set(b.id, rest);
+      else map.delete(b.id);
     }
   }
 
   has(type: BlobType, id: string): boolean {
-    return this.blobs.has(MasterIndex.key(type, id));
+    return this.blobs[type].has(id);
   }
 
   /** All known locations of a blob (empty when unknown). */
   lookup(type: BlobType, id: string): BlobLocation[] {
-    return this.blobs.get(MasterIndex.key(type, id)) ?? [];
+    return this.blobs[type].get(id) ?? [];
   }
 
   /** Plaintext size of a blob, if known. */
@@ -74,11 +71,11 @@ export class MasterIndex {
   }
 
   get blobCount(): number {
-    return this.blobs.size;
+    return this.blobs.data.size + this.blobs.tree.size;
   }
 
-  /** Every (type, id) pair known, with its locations. */
+  /** Every (type, id) pair known, with its locations (data blobs first, then trees). */
   *entries(): IterableIterator<{ type: BlobType; id: string; locations: BlobLocation[] }> {
-    for (const [k, locations] of this.blobs) yield { type: k[0] === 't' ? 'tree' : 'data', id: k.slice(1), locations };
+    for (const type of ['data', 'tree'] as const) for (const [id, locations] of this.blobs[type]) yield { type, id, locations };
   }
 }

@@ -70,18 +70,34 @@ function formatOffset(offsetSeconds: number): string {
  */
 export function formatGoTime(epochNs: bigint, offsetMinutes: number): string {
   if (!Number.isFinite(offsetMinutes) || Math.abs(offsetMinutes) >= 24 * 60) throw new RangeError(`bad UTC offset ${offsetMinutes} minutes`);
-  const offsetSeconds = Math.round(offsetMinutes * 60);
   // Two bigint operations, then plain numbers (seconds stay far below 2^53).
   const seconds = floorDiv(epochNs, NS_PER_SECOND);
-  const nanos = Number(epochNs - seconds * NS_PER_SECOND);
-  const local = Number(seconds) + offsetSeconds;
+  return formatParts(Number(seconds), Number(epochNs - seconds * NS_PER_SECOND), Math.round(offsetMinutes * 60));
+}
+
+/** The date part `YYYY-MM-DD` of a day count, or undefined when the year is outside 0000–9999. */
+function datePart(days: number): string | undefined {
+  const [y, m, d] = civilFromDays(days);
+  if (y < 0 || y > 9999) return undefined;
+  return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
+}
+
+/** formatGoTime on plain numbers: whole seconds since the epoch, nanoseconds 0–999,999,999, offset in seconds. */
+function formatParts(seconds: number, nanos: number, offsetSeconds: number, dates?: Map<number, string | undefined>): string {
+  const local = seconds + offsetSeconds;
   const days = Math.floor(local / 86400);
   const secOfDay = local - days * 86400;
-  const [y, m, d] = civilFromDays(days);
   const zone = formatOffset(offsetSeconds);
-  if (y < 0) return '0000-01-01T00:00:00' + zone;
-  if (y > 9999) return '9999-12-31T23:59:59.999999999' + zone;
-  let text = `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}T${pad(Math.floor(secOfDay / 3600), 2)}:${pad(Math.floor(secOfDay / 60) % 60, 2)}:${pad(secOfDay % 60, 2)}`;
+  let date = dates?.get(days);
+  if (date === undefined) {
+    date = datePart(days);
+    if (date !== undefined && dates) {
+      if (dates.size >= 4096) dates.clear();
+      dates.set(days, date);
+    }
+  }
+  if (date === undefined) return days < 0 ? '0000-01-01T00:00:00' + zone : '9999-12-31T23:59:59.999999999' + zone;
+  let text = `${date}T${pad(Math.floor(secOfDay / 3600), 2)}:${pad(Math.floor(secOfDay / 60) % 60, 2)}:${pad(secOfDay % 60, 2)}`;
   if (nanos !== 0) text += '.' + pad(nanos, 9).replace(/0+$/, '');
   return text + zone;
 }
@@ -104,6 +120,47 @@ export function localOffsetMinutes(epochMs: number): number {
 /** Go's RFC 3339 text of an instant in this machine's local zone (what restic writes). */
 export function formatLocalGoTime(epochNs: bigint): string {
   return formatGoTime(epochNs, localOffsetMinutes(Number(floorDiv(epochNs, 1_000_000n))));
+}
+
+/** One hour in seconds: the granule of LocalTimeFormatter's offset cache. */
+const HOUR = 3600;
+
+/**
+ * formatLocalGoTime for the many times of one backup: the local offset is
+ * looked up once per hour of time (when it is the same at both ends of that
+ * hour, which zone rules never break by two changes within one hour), and
+ * date texts are kept per day. Make one per run: it does not follow changes
+ * of the TZ variable.
+ */
+export class LocalTimeFormatter {
+  /** Offset in seconds per hour number; NaN when the offset changes within that hour. */
+  private readonly offsets = new Map<number, number>();
+  private readonly dates = new Map<number, string | undefined>();
+
+  /** The same text as formatLocalGoTime(epochNs). */
+  format(epochNs: bigint): string {
+    let seconds = epochNs / NS_PER_SECOND;
+    let nanos = epochNs - seconds * NS_PER_SECOND;
+    if (nanos < 0n) {
+      seconds -= 1n;
+      nanos += NS_PER_SECOND;
+    }
+    const sec = Number(seconds);
+    return formatParts(sec, Number(nanos), this.offsetSeconds(sec), this.dates);
+  }
+
+  private offsetSeconds(sec: number): number {
+    const hour = Math.floor(sec / HOUR);
+    let offset = this.offsets.get(hour);
+    if (offset === undefined) {
+      const start = localOffsetMinutes(hour * HOUR * 1000);
+      const end = localOffsetMinutes((hour * HOUR + HOUR - 1) * 1000);
+      offset = start === end ? Math.round(start * 60) : NaN;
+      if (this.offsets.size >= 4096) this.offsets.clear();
+      this.offsets.set(hour, offset);
+    }
+    return Number.isNaN(offset) ? Math.round(localOffsetMinutes(sec * 1000) * 60) : offset;
+  }
 }
 
 /** The current time as epoch nanoseconds (millisecond resolution). */

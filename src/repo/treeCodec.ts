@@ -4,6 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { CairnError } from '../errors.js';
 import { GoJsonObject, goJsonString, goJsonValue, parseJsonLossless } from './goJson.js';
 import { goQuote, goQuoteString, goUnquote } from './goQuote.js';
+import { sha256Hex } from './ids.js';
 import { isNodeType, nodeNameBytes, type ExtendedAttribute, type Node, type Tree } from './node.js';
 import { canonicalGoTime, isGoTime } from './timeFormat.js';
 
@@ -121,6 +122,66 @@ export function encodeTree(nodes: readonly Node[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The blob id a tree of these nodes gets (SHA-256 of encodeTree); throws like encodeTree. */
+export function treeIdOf(nodes: readonly Node[]): string {
+  return sha256Hex(encodeTree(nodes));
+}
+
+function sameXattrs(a: readonly ExtendedAttribute[] | undefined, b: readonly ExtendedAttribute[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((e, i) => e.name === y[i]!.name && e.value === y[i]!.value);
+}
+
+function sameIds(a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean {
+  if (a == null || b == null) return (a == null) === (b == null);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameNameBytes(a: Node, b: Node): boolean {
+  if (a.name !== b.name) return false;
+  if (a.nameRaw === undefined || b.nameRaw === undefined) return a.nameRaw === b.nameRaw;
+  return a.nameRaw.equals(b.nameRaw);
+}
+
+/**
+ * True only when encodeNode(a) and encodeNode(b) give the same text, compared
+ * field by field without encoding (the archiver's test for an unchanged
+ * directory). Conservative: some pairs that would encode alike (e.g. a time
+ * written once canonically and once not) are called different; never the
+ * reverse. Keep in step with encodeNode: every field it writes is compared here.
+ */
+export function nodesEncodeAlike(a: Node, b: Node): boolean {
+  return (
+    sameNameBytes(a, b) &&
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.mtime === b.mtime &&
+    a.atime === b.atime &&
+    a.ctime === b.ctime &&
+    (a.uid ?? 0) === (b.uid ?? 0) &&
+    (a.gid ?? 0) === (b.gid ?? 0) &&
+    (a.user ?? '') === (b.user ?? '') &&
+    (a.group ?? '') === (b.group ?? '') &&
+    (a.inode ?? 0n) === (b.inode ?? 0n) &&
+    (a.device_id ?? 0n) === (b.device_id ?? 0n) &&
+    (a.size ?? 0) === (b.size ?? 0) &&
+    (a.links ?? 0) === (b.links ?? 0) &&
+    (a.linktarget ?? '') === (b.linktarget ?? '') &&
+    (a.linktarget_raw ?? '') === (b.linktarget_raw ?? '') &&
+    sameXattrs(a.extended_attributes, b.extended_attributes) &&
+    // rare (other platforms' metadata): only "none on either side" counts as the same
+    a.generic_attributes === undefined &&
+    b.generic_attributes === undefined &&
+    (a.device ?? 0n) === (b.device ?? 0n) &&
+    sameIds(a.content, b.content) &&
+    (a.subtree ?? '') === (b.subtree ?? '') &&
+    (a.error ?? '') === (b.error ?? '')
+  );
+}
+
 /** Signals that JSON.parse lost an integer above 2^53 and the lossless parser is needed. */
 const NEEDS_LOSSLESS = Symbol('needs-lossless');
 
@@ -236,6 +297,7 @@ class TreeReader {
   }
 
   private id(v: unknown, what: string): string {
+    if (typeof v === 'string' && ID_RE.test(v)) return v; // the common case: already lowercase
     if (typeof v !== 'string' || !LOOSE_ID_RE.test(v)) throw this.bad(`${what} has an invalid id ${JSON.stringify(v)}`);
     return v.toLowerCase();
   }
