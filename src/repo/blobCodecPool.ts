@@ -4,8 +4,17 @@ import type { CryptoKey } from '../crypto/masterKey.js';
 import type { CompressionMode, EncodedBlob } from './blobCodec.js';
 import type { CodecRequest, CodecResponse } from './blobCodecWorker.js';
 import type { BlobType } from './ids.js';
+import type { PackedBlob } from './pack.js';
 
-type Result = EncodedBlob | Buffer | string;
+type Result = EncodedBlob | Buffer | string | number | true;
+
+/** A pack a worker finished; hand `bytes` back with returnPack once stored. */
+export interface WorkerPack {
+  worker: number;
+  id: string;
+  bytes: Buffer;
+  blobs: PackedBlob[];
+}
 
 interface Pending {
   resolve: (r: Result) => void;
@@ -18,7 +27,7 @@ export interface KeptBlob {
   readonly job: number;
 }
 
-/** A chunk of a file that a worker cut and hashed; the worker holds its bytes until encodeKept or drop. */
+/** A chunk of a file that a worker cut and hashed; the worker holds its bytes until storeKept or drop. */
 export interface FileChunk {
   id: string;
   length: number;
@@ -100,7 +109,15 @@ export class BlobCodecPool {
     }
   }
 
+  /** Called with every pack a worker finishes (set by the repository, which uploads and indexes it). */
+  onPack: ((pack: WorkerPack) => void) | undefined;
+
   private settle(worker: number, m: CodecResponse): void {
+    if ('pack' in m) {
+      const { id, bytes, blobs } = m.pack;
+      this.onPack?.({ worker, id, blobs, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+      return;
+    }
     const f = this.files.get(m.job);
     if (f) return this.settleFile(worker, m, f);
     const p = this.pending.get(m.job);
@@ -109,6 +126,8 @@ export class BlobCodecPool {
     if (--this.load[worker]! === 0) this.workers[worker]!.unref();
     if ('error' in m) p.reject(new WorkerDecodeError(m.error, m.reason));
     else if ('id' in m) p.resolve(m.id);
+    else if ('stored' in m) p.resolve(m.stored);
+    else if ('flushed' in m) p.resolve(true);
     else if ('plain' in m) p.resolve(Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength));
     else if ('sealed' in m) {
       const r: EncodedBlob = { sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength) };
@@ -117,7 +136,7 @@ export class BlobCodecPool {
     }
   }
 
-  private settleFile(worker: number, m: CodecResponse, f: FileStream): void {
+  private settleFile(worker: number, m: Exclude<CodecResponse, { pack: unknown }>, f: FileStream): void {
     if ('chunk' in m) return f.onChunk({ id: m.chunk.id, length: m.chunk.length, kept: { worker, job: m.chunk.kept } });
     if ('read' in m) return f.onRead(m.read);
     this.files.delete(m.job);
@@ -172,7 +191,7 @@ export class BlobCodecPool {
   }
 
   /**
-   * Hashes `plaintext` on a worker, which keeps it: follow with encodeKept (a new
+   * Hashes `plaintext` on a worker, which keeps it: follow with storeKept (a new
    * blob) or drop (already stored), so only new blobs pay for compression.
    */
   async hash(plaintext: Buffer): Promise<{ id: string; kept: KeptBlob }> {
@@ -184,7 +203,7 @@ export class BlobCodecPool {
 
   /**
    * Has a worker read, chunk and hash the file at `path`. `onChunk` gets each
-   * chunk in file order (follow with encodeKept or drop; the worker pauses
+   * chunk in file order (follow with storeKept or drop; the worker pauses
    * reading while too many bytes wait for a verdict); resolves to the bytes read.
    * A file that cannot be read rejects with WorkerFileError.
    */
@@ -201,9 +220,25 @@ export class BlobCodecPool {
     });
   }
 
-  /** Compresses and seals a blob kept by hash(). */
-  encodeKept(kept: KeptBlob, type: BlobType): Promise<EncodedBlob> {
-    return this.submit<EncodedBlob>(kept.worker, (job) => ({ op: 'encodeKept', job, kept: kept.job, type })).done;
+  /**
+   * Compresses and seals a kept data blob into its worker's pack (packs of
+   * `packSize`); resolves to the sealed size. The blob is stored once its
+   * pack, delivered through onPack, is uploaded.
+   */
+  storeKept(kept: KeptBlob, packSize: number): Promise<number> {
+    return this.submit<number>(kept.worker, (job) => ({ op: 'storeKept', job, kept: kept.job, packSize })).done;
+  }
+
+  /** Has every worker send its unfinished pack (through onPack) before this resolves. */
+  async flushPacks(): Promise<void> {
+    await Promise.all(this.workers.map((_, i) => this.submit<true>(i, (job) => ({ op: 'flushPacks', job })).done));
+  }
+
+  /** Gives a stored pack's memory back to the worker that made it. */
+  returnPack(pack: WorkerPack): void {
+    if (this.closed || this.broken) return;
+    const data = pack.bytes.buffer as ArrayBuffer;
+    this.workers[pack.worker]!.postMessage({ op: 'packBack', data } satisfies CodecRequest, [data]);
   }
 
   /** Forgets a blob kept by hash() (it was stored already). */

@@ -10,6 +10,8 @@ import type { CryptoKey } from '../crypto/masterKey.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode } from './blobCodec.js';
 import { sha256Hex } from './ids.js';
 import { releaseDeadBuffers } from './memoryPressure.js';
+import type { PackedBlob } from './pack.js';
+import { PackWriter } from './packWriter.js';
 import type { BlobType } from './ids.js';
 
 /** Messages the pool sends. */
@@ -18,10 +20,15 @@ export type CodecRequest =
   /** Read the file at `path`, cut it into chunks, hash and keep each (answers: chunk…, read…, then fileDone or error). */
   | { op: 'chunkFile'; job: number; path: string }
   | { op: 'encode'; job: number; type: BlobType; data: Uint8Array }
-  /** Hash `data` and keep it under `job` until an `encodeKept` or `drop` names it. */
+  /** Hash `data` and keep it under `job` until a `storeKept` or `drop` names it. */
   | { op: 'hash'; job: number; data: Uint8Array }
-  | { op: 'encodeKept'; job: number; kept: number; type: BlobType }
+  /** Compress and seal a kept data blob into this worker's pack; answers the sealed size. */
+  | { op: 'storeKept'; job: number; kept: number; packSize: number }
   | { op: 'drop'; kept: number }
+  /** The memory of a pack this worker sent, back for the next one once it is stored. */
+  | { op: 'packBack'; data: ArrayBuffer }
+  /** Send the unfinished pack now (answers `flushed` after it). */
+  | { op: 'flushPacks'; job: number }
   | { op: 'decode'; job: number; id: string; data: Uint8Array; uncompressedLength?: number };
 
 /** Messages the worker answers with. */
@@ -32,14 +39,18 @@ export type CodecResponse =
   | { job: number; chunk: { id: string; length: number; kept: number } }
   | { job: number; read: number }
   | { job: number; fileDone: number }
+  | { job: number; stored: number }
+  | { job: number; flushed: true }
+  /** A finished pack of this worker's blobs, to upload and index (its buffer comes back with packBack). */
+  | { pack: { id: string; bytes: Uint8Array; blobs: PackedBlob[] } }
   | { job: number; error: string; reason?: 'mac' | 'decompress' | 'length' | 'id'; code?: string; syscall?: string };
 
 let key: CryptoKey | undefined;
 let version = 2;
 let compression: CompressionMode = 'auto';
 let polynomial = 0n;
-/** Hashed blobs waiting for the main thread's verdict (new: encode; already stored: drop). */
-const kept = new Map<number, Uint8Array>();
+/** Hashed blobs waiting for the main thread's verdict (new: store; already stored: drop). */
+const kept = new Map<number, { id: string; data: Uint8Array }>();
 let keptBytes = 0;
 /** Past this many kept bytes, files stop being read until the main thread catches up: memory stays flat. */
 const keptLimit = 16 * 1024 * 1024;
@@ -58,19 +69,73 @@ function countGarbage(bytes: number): void {
   releaseDeadBuffers();
 }
 
-function keep(name: number, data: Uint8Array): void {
-  kept.set(name, data);
+function keep(name: number, id: string, data: Uint8Array): void {
+  kept.set(name, { id, data });
   keptBytes += data.length;
 }
 
-function release(name: number): Uint8Array | undefined {
-  const data = kept.get(name);
-  if (data) {
+function release(name: number): { id: string; data: Uint8Array } | undefined {
+  const blob = kept.get(name);
+  if (blob) {
     kept.delete(name);
-    keptBytes -= data.length;
+    keptBytes -= blob.data.length;
     if (keptBytes < keptLimit) resumeFiles();
   }
-  return data;
+  return blob;
+}
+
+// ---- this worker's data pack ----
+
+const packer = new PackWriter('data');
+/** Packs sent to the main thread whose memory has not come back: past two, storing waits (bounded memory, and uploads set the pace). */
+let packsOut = 0;
+const maxPacksOut = 2;
+/** Requests that must wait for a pack's memory to come back, in arrival order. */
+const blocked: CodecRequest[] = [];
+
+function sendPack(): void {
+  const pack = packer.finish(key!);
+  packsOut++;
+  parentPort!.postMessage({ pack } satisfies CodecResponse, [pack.bytes.buffer as ArrayBuffer]);
+}
+
+function storeKept(job: number, name: number, packSize: number): void {
+  try {
+    const blob = release(name);
+    if (!blob) throw new Error(`no kept blob ${name}`);
+    const r = encodeBlob(key!, version, compression, 'data', blob.data);
+    countGarbage(blob.data.length);
+    packer.add(blob.id, r.sealed, r.uncompressedLength);
+    parentPort!.postMessage({ job, stored: r.sealed.length } satisfies CodecResponse);
+    if (packer.isFull(packSize)) sendPack();
+  } catch (err) {
+    parentPort!.postMessage({ job, error: err instanceof Error ? err.message : String(err) } satisfies CodecResponse);
+  }
+}
+
+function flushPacks(job: number): void {
+  if (packer.count > 0) sendPack();
+  parentPort!.postMessage({ job, flushed: true } satisfies CodecResponse);
+}
+
+/** Runs a store or flush now, or queues it while too many packs are out. */
+function packRequest(msg: Extract<CodecRequest, { op: 'storeKept' | 'flushPacks' }>): void {
+  if (packsOut >= maxPacksOut || blocked.length > 0) {
+    blocked.push(msg);
+    return;
+  }
+  if (msg.op === 'storeKept') storeKept(msg.job, msg.kept, msg.packSize);
+  else flushPacks(msg.job);
+}
+
+function packBack(data: ArrayBuffer): void {
+  packsOut--;
+  packer.reuseBuffer(Buffer.from(data));
+  while (packsOut < maxPacksOut && blocked.length > 0) {
+    const msg = blocked.shift()!;
+    if (msg.op === 'storeKept') storeKept(msg.job, msg.kept, msg.packSize);
+    else if (msg.op === 'flushPacks') flushPacks(msg.job);
+  }
 }
 
 /** A file being chunked; read a piece at a time so this thread can answer the main thread in between. */
@@ -91,8 +156,9 @@ function resumeFiles(): void {
 function postChunks(f: FileJob, chunks: Buffer[]): void {
   for (const c of chunks) {
     const name = nextKept--;
-    keep(name, c);
-    parentPort!.postMessage({ job: f.job, chunk: { id: sha256Hex(c), length: c.length, kept: name } } satisfies CodecResponse);
+    const id = sha256Hex(c);
+    keep(name, id, c);
+    parentPort!.postMessage({ job: f.job, chunk: { id, length: c.length, kept: name } } satisfies CodecResponse);
   }
 }
 
@@ -170,9 +236,18 @@ parentPort!.on('message', (msg: CodecRequest) => {
     case 'drop':
       release(msg.kept);
       return;
-    case 'hash':
-      keep(msg.job, msg.data);
-      parentPort!.postMessage({ job: msg.job, id: sha256Hex(msg.data) } satisfies CodecResponse);
+    case 'hash': {
+      const id = sha256Hex(msg.data);
+      keep(msg.job, id, msg.data);
+      parentPort!.postMessage({ job: msg.job, id } satisfies CodecResponse);
+      return;
+    }
+    case 'storeKept':
+    case 'flushPacks':
+      packRequest(msg);
+      return;
+    case 'packBack':
+      packBack(msg.data);
       return;
     case 'decode':
       try {
@@ -188,15 +263,8 @@ parentPort!.on('message', (msg: CodecRequest) => {
       }
       return;
     case 'encode':
-    case 'encodeKept':
       try {
-        let data: Uint8Array | undefined;
-        if (msg.op === 'encode') data = msg.data;
-        else {
-          data = release(msg.kept);
-          if (!data) throw new Error(`no kept blob ${msg.kept}`);
-        }
-        encodeAndPost(msg.job, msg.type, data);
+        encodeAndPost(msg.job, msg.type, msg.data);
       } catch (err) {
         parentPort!.postMessage({ job: msg.job, error: err instanceof Error ? err.message : String(err) } satisfies CodecResponse);
       }

@@ -90,6 +90,11 @@ export class PackWriter {
 
   /** Gives a finished pack's memory back once it is stored; its bytes must not be used afterwards. */
   reuse(pack: FinishedPack): void {
-    if (this.spare.length < 2) this.spare.push(Buffer.from(pack.bytes.buffer, pack.bytes.byteOffset, pack.bytes.buffer.byteLength - pack.bytes.byteOffset));
+    this.reuseBuffer(Buffer.from(pack.bytes.buffer, pack.bytes.byteOffset, pack.bytes.buffer.byteLength - pack.bytes.byteOffset));
+  }
+
+  /** Keeps `buffer` (a finished pack's whole memory) for a later pack. */
+  reuseBuffer(buffer: Buffer): void {
+    if (this.spare.length < 2) this.spare.push(buffer);
   }
 }

@@ -6,7 +6,7 @@ import { newMasterKey } from '../crypto/masterKey.js';
 import { open, seal, sealOverhead, MacError } from '../crypto/sealedBox.js';
 import { createKeyFile, openKeyFile, defaultKdfParams, type KdfParams, type KeyFileData } from '../crypto/keyFile.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode, type EncodedBlob } from './blobCodec.js';
-import { BlobCodecPool, WorkerDecodeError, type FileChunk } from './blobCodecPool.js';
+import { BlobCodecPool, WorkerDecodeError, type FileChunk, type KeptBlob } from './blobCodecPool.js';
 import { sha256Hex, type BlobType } from './ids.js';
 import { isIrreducible } from '../chunker/polynomial.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
@@ -318,7 +318,7 @@ export class Repository {
       pool.drop(kept);
       return { id, added: false, storedSize: 0, length: plainLength };
     }
-    return this.storeNew('data', id, plainLength, () => pool.encodeKept(kept, 'data'));
+    return this.storeOnWorker(id, plainLength, kept);
   }
 
   /** True when files can be read, chunked and hashed on worker threads (saveFile). */
@@ -342,7 +342,7 @@ export class Repository {
         pool.drop(c.kept);
         saves.push(Promise.resolve({ id: c.id, added: false, storedSize: 0, length: c.length }));
       } else {
-        const p = this.storeNew('data', c.id, c.length, () => pool.encodeKept(c.kept, 'data'));
+        const p = this.storeOnWorker(c.id, c.length, c.kept);
         p.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
         saves.push(p);
       }
@@ -354,6 +354,19 @@ export class Repository {
       await Promise.allSettled(saves);
     }
     return { blobs: await Promise.all(saves), size };
+  }
+
+  /** Has the worker holding a new data blob store it in its own pack (marked in flight until that pack is uploaded). */
+  private async storeOnWorker(id: string, length: number, kept: KeptBlob): Promise<SaveResult> {
+    const key = 'd' + id;
+    this.inFlight.add(key);
+    try {
+      const storedSize = await this.pool().storeKept(kept, this.packSize);
+      return { id, added: true, storedSize, length };
+    } catch (err) {
+      this.inFlight.delete(key);
+      throw err;
+    }
   }
 
   /** Encodes a blob not stored yet (marked in flight meanwhile) and adds it to its pack. */
@@ -374,7 +387,11 @@ export class Repository {
   }
 
   private pool(): BlobCodecPool {
-    this.codecPool ??= new BlobCodecPool(this.key, this.config.version, this.compression, this.config.chunker_polynomial);
+    if (!this.codecPool) {
+      const pool = new BlobCodecPool(this.key, this.config.version, this.compression, this.config.chunker_polynomial);
+      pool.onPack = (pack) => this.queueUpload(pack, () => pool.returnPack(pack));
+      this.codecPool = pool;
+    }
     return this.codecPool;
   }
 
@@ -383,20 +400,42 @@ export class Repository {
     return encodeBlob(this.key, this.config.version, this.compression, type, plaintext);
   }
 
+  /** Finishes `writer`'s pack and queues its upload, waiting while too many uploads are queued (bounded memory). */
   private async startUpload(writer: PackWriter): Promise<void> {
     const pack = writer.finish(this.key);
-    while (this.uploads.size >= maxParallelUploads(this.backend)) await Promise.race(this.uploads);
+    while (this.uploads.size >= maxParallelUploads(this.backend) + 1) await Promise.race(this.uploads);
     if (this.uploadError) throw this.uploadError;
-    const p = this.uploadPack(pack, writer).catch((err) => {
-      this.uploadError ??= err;
-    });
+    this.queueUpload(pack, () => writer.reuse(pack));
+  }
+
+  /** Uploads and indexes a pack when an upload slot is free; `done` runs afterwards (success or not) to recycle its memory. */
+  private queueUpload(pack: FinishedPack, done: () => void): void {
+    const p = this.uploadSlot()
+      .then((release) => this.uploadPack(pack).finally(release))
+      .catch((err: unknown) => {
+        this.uploadError ??= err;
+      })
+      .finally(done);
     const tracked = p.finally(() => this.uploads.delete(tracked));
     this.uploads.add(tracked);
   }
 
-  private async uploadPack(pack: FinishedPack, writer: PackWriter): Promise<void> {
+  private uploading = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+
+  /** Waits for one of the backend's upload slots; resolves to its release. */
+  private async uploadSlot(): Promise<() => void> {
+    if (this.uploading >= maxParallelUploads(this.backend)) await new Promise<void>((r) => this.slotWaiters.push(r));
+    else this.uploading++;
+    return () => {
+      const next = this.slotWaiters.shift();
+      if (next) next();
+      else this.uploading--;
+    };
+  }
+
+  private async uploadPack(pack: FinishedPack): Promise<void> {
     await this.backend.write({ type: 'pack', name: pack.id }, pack.bytes);
-    writer.reuse(pack);
     this.index.addPack(pack.id, pack.blobs);
     for (const b of pack.blobs) this.inFlight.delete(b.type[0] + b.id);
     this.pendingIndex.push({ id: pack.id, blobs: pack.blobs.map(toIndexBlob) });
@@ -415,6 +454,8 @@ export class Repository {
 
   /** Uploads unfinished packs and writes the index for everything stored: call before saving a snapshot. */
   async flush(): Promise<void> {
+    // the workers' unfinished packs arrive (and are queued for upload) before this resolves
+    await this.codecPool?.flushPacks();
     for (const type of ['data', 'tree'] as const) {
       const w = this.writers[type];
       if (w.count > 0) await this.startUpload(w);
