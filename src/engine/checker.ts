@@ -3,11 +3,11 @@
 // every snapshot loads, every reachable tree loads and references only
 // indexed blobs; with read-data, selected packs are downloaded, hashed,
 // their headers compared with the index and every blob opened and verified.
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { CairnError, describeError } from '../errors.js';
-import type { BlobType } from '../repo/ids.js';
 import { decodeIndex } from '../repo/indexCodec.js';
 import { expectedPackSize, readPackHeader, type PackedBlob } from '../repo/pack.js';
+import { blobFailureText, packJobsInFlight, verifyPackData } from '../repo/packReader.js';
 import type { Repository } from '../repo/repository.js';
 import { mapLimit } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
@@ -68,8 +68,6 @@ export interface CheckResult {
 
 const zeroId = '0'.repeat(64);
 const treeConcurrency = 8;
-const packConcurrency = 2;
-const segmentSize = 8 * 1024 * 1024;
 
 /** restic's rule for --read-data-subset n/m: packs whose id's first byte mod m is n−1. */
 export function selectPacksByBucket(packIds: readonly string[], n: number, m: number): string[] {
@@ -254,7 +252,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     else if (sub && 'bytes' in sub) selected = selectPacksBySize(new Map(existing.map((id) => [id, listed.get(id)!])), sub.bytes).sort();
     progress(0, selected.length, 'read-data');
     done = 0;
-    await mapLimit(selected, packConcurrency, async (id) => {
+    await mapLimit(selected, packJobsInFlight(), async (id) => {
       const read = await verifyPack(repo, id, listed.get(id)!, packs.get(id)!.blobs, errors);
       stats.bytesRead += read;
       stats.packsRead++;
@@ -329,17 +327,12 @@ async function checkTrees(repo: Repository, snapshots: Snapshot[], errors: Check
   });
 }
 
-function locOf(packId: string, b: PackedBlob): { packId: string; offset: number; length: number; uncompressedLength?: number } {
-  return b.uncompressedLength ? { packId, offset: b.offset, length: b.length, uncompressedLength: b.uncompressedLength } : { packId, offset: b.offset, length: b.length };
-}
-
 /**
- * Downloads one pack in segments: checks that its SHA-256 is its name, that
- * its header matches the index exactly and that every blob opens and hashes
- * to its id. Returns the bytes read.
+ * Reads one pack in full: checks that its SHA-256 is its name, that its
+ * header matches the index exactly and that every blob opens and hashes to
+ * its id (on a pack worker, the whole pack in one job). Returns the bytes read.
  */
 async function verifyPack(repo: Repository, packId: string, size: number, indexBlobs: PackedBlob[], errors: CheckError[]): Promise<number> {
-  const read = (offset: number, length: number): Promise<Buffer> => repo.backend.read({ type: 'pack', name: packId }, offset, length);
   const packError = (code: string, message: string, blobId?: string): void => {
     const e: CheckError = { code, packId, message: `pack ${packId}: ${message}` };
     if (blobId) e.blobId = blobId;
@@ -351,7 +344,7 @@ async function verifyPack(repo: Repository, packId: string, size: number, indexB
   try {
     header = await readPackHeader(repo.key, packId, size, async (o, l) => {
       bytes += l;
-      return read(o, l);
+      return repo.backend.read({ type: 'pack', name: packId }, o, l);
     });
   } catch (err) {
     packError('pack-header', `header cannot be read: ${describeError(err)}`);
@@ -375,48 +368,19 @@ async function verifyPack(repo: Repository, packId: string, size: number, indexB
     }
   }
 
-  // One pass over the whole file: hash everything, open each blob as soon as its bytes are in.
-  const blobs = (header ?? byOffset).filter((b) => b.offset + b.length <= size);
-  for (const b of header ?? byOffset) if (b.offset + b.length > size) packError('blob-outside-pack', `blob ${b.id} lies beyond the end of the file`, b.id);
-  const hash = createHash('sha256');
-  let win: Buffer = Buffer.alloc(0);
-  let winStart = 0;
-  let pos = 0;
-  let k = 0;
-  const decoding: Promise<void>[] = [];
-  try {
-    while (pos < size) {
-      const len = Math.min(segmentSize, size - pos);
-      const buf = await read(pos, len);
-      bytes += buf.length;
-      if (buf.length !== len) throw new Error(`short read at offset ${pos}`);
-      hash.update(buf);
-      pos += len;
-      win = win.length > 0 ? Buffer.concat([win, buf]) : buf;
-      while (k < blobs.length && blobs[k]!.offset + blobs[k]!.length <= pos) {
-        const b = blobs[k++]!;
-        const sealed = win.subarray(b.offset - winStart, b.offset - winStart + b.length);
-        // decoded on worker threads; a few at a time so both cores work while the next segment is read
-        const p = repo.decodeBlobAsync(b.type as BlobType, b.id, locOf(packId, b), sealed).then(
-          () => undefined,
-          (err) => packError('damaged-blob', `${b.type} blob ${b.id} is damaged: ${describeError(err)}`, b.id),
-        );
-        decoding.push(p);
-        if (decoding.length >= 4) await decoding.shift();
-      }
-      const keepFrom = k < blobs.length ? Math.min(blobs[k]!.offset, pos) : pos;
-      if (keepFrom > winStart) {
-        win = win.subarray(keepFrom - winStart);
-        winStart = keepFrom;
-      }
-    }
-  } catch (err) {
-    await Promise.all(decoding);
-    packError('pack-unreadable', `cannot be read: ${describeError(err)}`);
+  const listed = header ?? byOffset;
+  for (const b of listed) if (b.offset + b.length > size) packError('blob-outside-pack', `blob ${b.id} lies beyond the end of the file`, b.id);
+  const inside = listed.filter((b) => b.offset + b.length <= size).sort((a, b) => a.offset - b.offset);
+  const r = await verifyPackData(repo, packId, size, inside);
+  bytes += r.bytes;
+  for (const f of r.failed) {
+    const b = f.blob as PackedBlob; // the very objects given to verifyPackData
+    packError('damaged-blob', `${b.type} blob ${b.id} is damaged: ${b.type} blob ${b.id.slice(0, 8)} in pack ${packId.slice(0, 8)} ${blobFailureText[f.reason]}`, b.id);
+  }
+  if (r.readError !== undefined) {
+    packError('pack-unreadable', `cannot be read: ${describeError(r.readError)}`);
     return bytes;
   }
-  await Promise.all(decoding);
-  const actual = hash.digest('hex');
-  if (actual !== packId) packError('pack-hash', `the file's SHA-256 is ${actual}, not its name: the file is damaged`);
+  if (r.hash !== packId) packError('pack-hash', `the file's SHA-256 is ${r.hash}, not its name: the file is damaged`);
   return bytes;
 }

@@ -111,9 +111,8 @@ interface NeededBlob {
   uses: BlobUse[];
 }
 
-const maxRange = Number(process.env.CAIRN_PJ_RANGE ?? 8) * 1024 * 1024;
+const maxRange = 8 * 1024 * 1024;
 const maxGap = 256 * 1024;
-const packConcurrency = 3;
 const fsConcurrency = 16;
 const dataRemedy = 'The other files were restored. Run `cairn check --read-data` to find damaged packs; restore this file from another snapshot or repository copy.';
 

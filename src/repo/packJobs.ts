@@ -85,7 +85,7 @@ export class BlobOpener {
     }
     const want = b.uncompressedLength;
     if (want) {
-      if (this.scratch.length < want) this.scratch = Buffer.allocUnsafe(Math.max(want, this.scratch.length * 2, 1 << 20));
+      if (this.scratch.length < want) this.scratch = Buffer.allocUnsafe(Math.ceil(want / (1 << 20)) * (1 << 20)); // chunks are at most 8 MiB
       let n: number;
       try {
         n = this.dctx.decompress(this.scratch, plain);

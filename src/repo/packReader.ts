@@ -49,7 +49,7 @@ interface Pending {
  * handles: a small young generation is collected often and cheaply, where the
  * default lets tens of MiB of dead objects (and the memory they pin) pile up.
  */
-const resourceLimits = { maxYoungGenerationSizeMb: Number(process.env.CAIRN_PW_YOUNG ?? 4) };
+const resourceLimits = { maxYoungGenerationSizeMb: 4 };
 
 /** Starts a pack worker; from TypeScript sources (tests run through tsx) it registers tsx inside the worker first. */
 function startWorker(): Worker {
@@ -149,6 +149,11 @@ class PackWorkerPool {
   }
 }
 
+/** One worker per core, at most four (the main thread only reads and keeps the books). */
+function workerCount(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism()));
+}
+
 let shared: PackWorkerPool | undefined;
 const keyIds = new WeakMap<CryptoKey, number>();
 let nextKeyId = 0;
@@ -157,7 +162,7 @@ let nextSession = 0;
 /** Worker threads are on unless CAIRN_WORKERS=0 (then the same work runs on the calling thread). */
 function pool(): PackWorkerPool | undefined {
   if (process.env.CAIRN_WORKERS === '0') return undefined;
-  shared ??= new PackWorkerPool(Math.max(1, Math.min(4, os.availableParallelism())));
+  shared ??= new PackWorkerPool(workerCount());
   return shared;
 }
 
@@ -181,10 +186,12 @@ function movable(b: Buffer): Uint8Array {
   return b.byteOffset === 0 && b.buffer.byteLength === b.length ? b : Uint8Array.prototype.slice.call(b);
 }
 
-/** How many pack jobs are worth having in flight at once: enough to keep every worker busy while the next range is read. */
+/**
+ * How many pack jobs are worth having in flight at once: one per worker plus
+ * one being read. Each holds a range of pack bytes, so more only costs memory.
+ */
 export function packJobsInFlight(): number {
-  if (process.env.CAIRN_PJ_INFLIGHT) return Number(process.env.CAIRN_PJ_INFLIGHT);
-  return 2 * Math.max(1, Math.min(4, os.availableParallelism()));
+  return workerCount() + 1;
 }
 
 /**
@@ -214,9 +221,9 @@ export async function writePackBlobs(repo: Repository, packId: string, blobs: Bl
 /**
  * Reads a whole pack in segments and, on a worker, hashes it and opens every
  * listed blob (`blobs` sorted by offset, all inside the file) against its id.
- * At most two segments of one pack are in memory at a time.
+ * At most two segments of one pack (8 MiB each) are in memory at a time.
  */
-export async function verifyPackData(repo: Repository, packId: string, size: number, blobs: PackBlobRef[], segmentSize = 16 * 1024 * 1024): Promise<PackDataCheck> {
+export async function verifyPackData(repo: Repository, packId: string, size: number, blobs: PackBlobRef[], segmentSize = 8 * 1024 * 1024): Promise<PackDataCheck> {
   const out: PackDataCheck = { bytes: 0, failed: [] };
   const p = pool();
   const session = nextSession++;

@@ -2,7 +2,8 @@
 // and write files while the main thread only reads packs and keeps the books.
 import { parentPort } from 'node:worker_threads';
 import type { CryptoKey } from '../crypto/masterKey.js';
-import { releaseDeadBuffers } from './memoryPressure.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { BlobOpener, PackVerifier, writeRange, type BlobFailure, type PackBlobRef, type WriteRangeJob, type WriteRangeResult } from './packJobs.js';
 
 /** The raw parts of a key, as they cross threads. */
@@ -27,16 +28,25 @@ export type PackResponse =
 
 const openers = new Map<number, BlobOpener>();
 const sessions = new Map<number, PackVerifier>();
-/** Plaintext bytes handled since the last collection (see releaseDeadBuffers). */
-let sinceCollect = 0;
-const collectEvery = Number(process.env.CAIRN_PW_GC ?? 32) * 1024 * 1024;
+type Gc = (opts?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
+let gc: Gc | undefined | null;
 
-function collectNow(bytes: number): void {
-  sinceCollect += bytes;
-  if (sinceCollect >= collectEvery) {
-    sinceCollect = 0;
-    releaseDeadBuffers();
+/**
+ * Frees the job's pack bytes now. They arrive as a new ArrayBuffer per job
+ * (moved from the main thread, 8–16 MiB); V8 barely counts such memory, so
+ * without a nudge several dead ranges per worker wait for a collection. A
+ * young-generation collection of this small heap costs well under a millisecond.
+ */
+function releaseJobMemory(): void {
+  if (gc === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      gc = vm.runInNewContext('gc') as Gc;
+    } catch {
+      gc = null;
+    }
   }
+  gc?.({ type: 'minor' });
 }
 
 parentPort!.on('message', (msg: PackRequest) => {
@@ -67,8 +77,8 @@ parentPort!.on('message', (msg: PackRequest) => {
       if (msg.final) sessions.delete(msg.session);
       parentPort!.postMessage({ job: msg.job, failed: msg.final ? v.failed : [], hash: msg.final ? v.digest() : undefined } satisfies PackResponse);
     }
-    collectNow(msg.data.length);
   } catch (err) {
     parentPort!.postMessage({ job: msg.job, error: err instanceof Error ? err.message : String(err) } satisfies PackResponse);
   }
+  setImmediate(releaseJobMemory); // once the handler has let go of the job's bytes
 });
