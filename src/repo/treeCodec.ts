@@ -233,7 +233,8 @@ class TreeReader {
     const mode = this.uint32(o['mode'], `${where}: mode`);
     if (mode !== undefined) node.mode = mode;
     node.mtime = this.time(o['mtime'], `${where}: mtime`);
-    node.atime = this.time(o['atime'], `${where}: atime`);
+    // restic stores mtime as atime unless --with-atime: equal text needs no second check
+    node.atime = o['atime'] === node.mtime ? node.mtime : this.time(o['atime'], `${where}: atime`);
     node.ctime = this.time(o['ctime'], `${where}: ctime`);
     node.uid = this.uint32(o['uid'], `${where}: uid`) ?? 0;
     node.gid = this.uint32(o['gid'], `${where}: gid`) ?? 0;
