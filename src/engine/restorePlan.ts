@@ -137,6 +137,8 @@ export async function planRestore(repo: TreeLoader, root: PlanRoot, opts: PlanOp
       return false;
     }
     let added = false;
+    // Two entries with one name would be written into one file: only the first is restored.
+    const names = new Set<string>();
     for (const node of nodes) {
       const rel = joinTreePath(relDir, node.name);
       const why = unsafeNameReason(node);
@@ -144,6 +146,17 @@ export async function planRestore(repo: TreeLoader, root: PlanRoot, opts: PlanOp
         refuse(rel, why);
         continue;
       }
+      const key = node.nameRaw ? node.nameRaw.toString('latin1') + '\0raw' : node.name;
+      if (names.has(key)) {
+        opts.onProblem({
+          path: rel,
+          code: 'duplicate-name',
+          message: `refused to restore ${JSON.stringify(rel)} a second time: its folder lists the name twice (damaged or malicious snapshot)`,
+          remedy: 'The first entry of that name was restored; run `cairn check` on the repository.',
+        });
+        continue;
+      }
+      names.add(key);
       const childParts = [...parts, node.name];
       const isDir = node.type === 'dir';
       const d = opts.filter.decide(childParts, isDir, state);

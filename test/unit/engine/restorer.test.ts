@@ -206,6 +206,33 @@ describe('names that would leave the target', () => {
       await scratch.close();
     }
   });
+
+  test('a name a folder lists twice is restored once, from its first entry; the second is reported', async () => {
+    const scratch = await newScratchRepo(path.join(work, 'twice-repo'));
+    try {
+      const first = Buffer.from('first\n');
+      const second = Buffer.from('the second entry, longer\n');
+      const { id: a } = await scratch.saveBlob('data', first);
+      const { id: b } = await scratch.saveBlob('data', second);
+      // cairn never writes such a tree (encodeTree refuses it), so it is spliced together from two
+      const { encodeTree } = await import('../../../src/repo/treeCodec.js');
+      const nodesOf = (nodes: Parameters<typeof encodeTree>[0]) => (JSON.parse(encodeTree(nodes).toString('utf8')) as { nodes: unknown[] }).nodes;
+      const nodes = [...nodesOf([makeNode('other.txt', 'file', { content: [b], size: second.length }), makeNode('same.txt', 'file', { content: [a], size: first.length })]), ...nodesOf([makeNode('same.txt', 'file', { content: [b], size: second.length })])];
+      const { id: root } = await scratch.saveBlob('tree', Buffer.from(JSON.stringify({ nodes }) + '\n'));
+      await scratch.flush();
+      const snapId = await scratch.saveSnapshot({ time: '2024-05-06T07:08:09Z', tree: root, paths: ['/twice'] });
+      const t = target();
+      const s = await restoreSnapshot(scratch, await scratch.resolveSnapshot(snapId), { target: t });
+      assert.deepEqual(
+        s.errors.map((e) => [e.code, e.path]),
+        [['duplicate-name', '/same.txt']],
+      );
+      assert.equal(await fs.readFile(path.join(t, 'same.txt'), 'utf8'), first.toString());
+      assert.equal(await fs.readFile(path.join(t, 'other.txt'), 'utf8'), second.toString());
+    } finally {
+      await scratch.close();
+    }
+  });
 });
 
 describe('special files', () => {
