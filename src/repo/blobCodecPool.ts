@@ -1,10 +1,11 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import type { CryptoKey } from '../crypto/masterKey.js';
 import type { CompressionMode, EncodedBlob } from './blobCodec.js';
 import type { CodecRequest, CodecResponse } from './blobCodecWorker.js';
 import type { BlobType } from './ids.js';
 import type { PackedBlob } from './pack.js';
+import { startWorker } from './startWorker.js';
 
 type Result = EncodedBlob | Buffer | string | number | true;
 
@@ -65,19 +66,6 @@ export class WorkerDecodeError extends Error {
   }
 }
 
-/** Starts the codec worker; from TypeScript sources (tests run through tsx) it registers tsx inside the worker first. */
-function startWorker(): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.ts')) {
-    const entry = new URL('./blobCodecWorker.ts', self).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = `const { workerData } = require('node:worker_threads');
-import(workerData.tsx).then((m) => { m.register(); return import(workerData.entry); });`;
-    return new Worker(boot, { eval: true, workerData: { tsx, entry } });
-  }
-  return new Worker(new URL('./blobCodecWorker.js', self));
-}
-
 /**
  * A fixed set of worker threads that compress and seal blobs. Jobs go to the
  * least busy worker; results come back as promises. Idle workers do not keep
@@ -95,7 +83,7 @@ export class BlobCodecPool {
 
   constructor(key: CryptoKey, version: number, compression: CompressionMode, polynomial: string, size = Math.max(1, Math.min(4, os.availableParallelism()))) {
     for (let i = 0; i < size; i++) {
-      const w = startWorker();
+      const w = startWorker(import.meta.url, 'blobCodecWorker');
       const init: CodecRequest = { op: 'init', key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR }, version, compression, polynomial };
       w.postMessage(init);
       w.on('message', (m: CodecResponse) => this.settle(i, m));

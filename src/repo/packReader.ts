@@ -3,12 +3,13 @@
 // "verify this pack", and pack bytes stay in the repository layer. Each range
 // is read once and handed (moved, not copied) to a pack worker, which opens
 // every blob of it in one job.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import type { CryptoKey } from '../crypto/masterKey.js';
 import { BlobOpener, PackVerifier, writeRange, writePlaintext, type BlobFailure, type PackBlobRef, type RangeFile, type WriteRangeJob, type WriteRangeResult } from './packJobs.js';
 import type { PackRequest, PackResponse } from './packWorker.js';
 import type { Repository } from './repository.js';
+import { startWorker } from './startWorker.js';
 
 export type { BlobFailure, PackBlobRef, RangeFile, WriteRangeResult } from './packJobs.js';
 export { writePlaintext };
@@ -51,19 +52,6 @@ interface Pending {
  */
 const resourceLimits = { maxYoungGenerationSizeMb: 4 };
 
-/** Starts a pack worker; from TypeScript sources (tests run through tsx) it registers tsx inside the worker first. */
-function startWorker(): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.ts')) {
-    const entry = new URL('./packWorker.ts', self).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = `const { workerData } = require('node:worker_threads');
-import(workerData.tsx).then((m) => { m.register(); return import(workerData.entry); });`;
-    return new Worker(boot, { eval: true, workerData: { tsx, entry }, resourceLimits });
-  }
-  return new Worker(new URL('./packWorker.js', self), { resourceLimits });
-}
-
 /**
  * Worker threads for pack jobs, shared by every repository of the process
  * (each job names its key). Jobs go to the least busy worker, or to the worker
@@ -81,7 +69,7 @@ class PackWorkerPool {
 
   constructor(size: number) {
     for (let i = 0; i < size; i++) {
-      const w = startWorker();
+      const w = startWorker(import.meta.url, 'packWorker', resourceLimits);
       w.on('message', (m: PackResponse) => this.settle(m));
       w.on('error', (err) => this.failAll(err));
       w.on('exit', (code) => this.failAll(new Error(`pack worker exited (code ${code})`)));
