@@ -230,10 +230,12 @@ async function main(): Promise<void> {
             : { ok: false, problems: [`nothing restored at ${restored}`], problemCount: 1, mtimeDiffers: 0 };
           run.ok = run.verdict.ok;
         }
-        rmSync(restoreDir(t), { recursive: true, force: true });
-        flush();
       },
     );
+    // Removed only after both restores: a restore that runs right after the other's tree was deleted
+    // pays ext4's cost for reusing freshly freed inodes (seconds of system time, at random).
+    for (const t of tools) rmSync(restoreDir(t), { recursive: true, force: true });
+    flush();
     await runStep('check --read-data', now, (t) => t.check());
     const final = repoSizes();
 
@@ -242,7 +244,7 @@ async function main(): Promise<void> {
       'ratio = cairn / restic (below 1: cairn is faster or smaller). CPU = user + system time of the whole process tree; peak RSS = the largest process (GNU time).',
       `restic runs with its cache in a fresh RESTIC_CACHE_DIR made for this run and kept between steps, as a user's would be (${formatBytes(treeBytes(resticCache))} at the end, not counted in its repository size); it helps restic's incremental and no-change backups. cairn keeps no local cache. restic backs up with --compression auto (its default).`,
       'Page cache: warm for both. The data set is read once before the first backup and again after the mutation; data and repositories fit in RAM. `sync` runs (untimed) after every measured command, so no one pays for the other\'s writeback. The tool that goes first alternates from step to step.',
-      "restore: each tool restores `latest` into an empty folder; 'ok' means the restored tree equals the source (SHA-256 and size of every file, permissions, symlinks, no missing or extra entries).",
+      "restore: each tool restores `latest` into an empty folder; 'ok' means the restored tree equals the source (SHA-256 and size of every file, permissions, symlinks, no missing or extra entries). Both restored trees are deleted only after both restores: creating files on ext4 right after a large deletion costs seconds of system time at random, for either tool.",
       ...(servers ? [servers.note] : []),
     ];
     const result: BenchResult = {
