@@ -163,13 +163,16 @@ async function main(): Promise<void> {
     if (opts.case === 'sftp') servers = await sftpRepos(workDir);
     if (opts.case === 'rest') servers = await restRepos();
     const resticCache = path.join(workDir, 'restic-cache');
+    const resticRepo = servers?.restic ?? { location: path.join(workDir, 'repo-restic'), localDir: path.join(workDir, 'repo-restic') };
+    // Both tools: restic's repository is made first and cairn's copies its chunker polynomial (local case).
+    const sameChunker = opts.only === undefined && servers === undefined ? resticRepo.location : undefined;
     const all: Tool[] = [
-      cairnTool(servers?.cairn ?? { location: path.join(workDir, 'repo-cairn'), localDir: path.join(workDir, 'repo-cairn') }, cairn),
-      resticTool(servers?.restic ?? { location: path.join(workDir, 'repo-restic'), localDir: path.join(workDir, 'repo-restic') }, resticCache),
+      cairnTool(servers?.cairn ?? { location: path.join(workDir, 'repo-cairn'), localDir: path.join(workDir, 'repo-cairn') }, cairn, sameChunker),
+      resticTool(resticRepo, resticCache),
     ];
     const tools = all.filter((t) => opts.only === undefined || t.name === opts.only);
 
-    for (const t of tools) {
+    for (const t of [...tools].reverse()) {
       const m = await measure(t.init());
       if (m.exitCode !== 0) throw new Error(`${t.name} init failed (exit ${m.exitCode}): ${lastLines(m.stderr || m.stdout)}`);
       log(`${t.name} init: ${m.wallSeconds.toFixed(2)} s`);
@@ -244,6 +247,7 @@ async function main(): Promise<void> {
       'ratio = cairn / restic (below 1: cairn is faster or smaller). CPU = user + system time of the whole process tree; peak RSS = the largest process (GNU time).',
       `restic runs with its cache in a fresh RESTIC_CACHE_DIR made for this run and kept between steps, as a user's would be (${formatBytes(treeBytes(resticCache))} at the end, not counted in its repository size); it helps restic's incremental and no-change backups. cairn keeps no local cache. restic backs up with --compression auto (its default).`,
       'Page cache: warm for both. The data set is read once before the first backup and again after the mutation; data and repositories fit in RAM. `sync` runs (untimed) after every measured command, so no one pays for the other\'s writeback. The tool that goes first alternates from step to step.',
+      ...(sameChunker ? ["cairn's repository is created with restic's chunker polynomial (`cairn init --copy-chunker-params-from`), so both tools cut the same chunks: repository sizes compare compression and packing."] : []),
       "restore: each tool restores `latest` into an empty folder; 'ok' means the restored tree equals the source (SHA-256 and size of every file, permissions, symlinks, no missing or extra entries). Both restored trees are deleted only after both restores: creating files on ext4 right after a large deletion costs seconds of system time at random, for either tool.",
       ...(servers ? [servers.note] : []),
     ];

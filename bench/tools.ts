@@ -35,15 +35,19 @@ export interface RepoSpec {
   resticArgs?: string[];
 }
 
-/** cairn on one repository (password in CAIRN_PASSWORD). */
-export function cairnTool(repo: RepoSpec, bin = cairnBin): Tool {
-  const env = { CAIRN_PASSWORD: password, CAIRN_REPOSITORY: undefined, RESTIC_REPOSITORY: undefined, RESTIC_PASSWORD: undefined, ...repo.cairnEnv };
+/**
+ * cairn on one repository (password in CAIRN_PASSWORD). With `chunkerFrom` (restic's repository, made
+ * first) it is created with restic's chunker polynomial, so both tools cut the data into the same
+ * chunks and repository sizes compare compression and packing, not the luck of two polynomials.
+ */
+export function cairnTool(repo: RepoSpec, bin = cairnBin, chunkerFrom?: string): Tool {
+  const env = { CAIRN_PASSWORD: password, CAIRN_FROM_PASSWORD: password, CAIRN_REPOSITORY: undefined, RESTIC_REPOSITORY: undefined, RESTIC_PASSWORD: undefined, ...repo.cairnEnv };
   const cmd = (...args: string[]): Command => ({ argv: [process.execPath, bin, ...args, '-r', repo.location], env });
   return {
     name: 'cairn',
     location: repo.location,
     localDir: repo.localDir,
-    init: () => cmd('init'),
+    init: () => (chunkerFrom ? cmd('init', '--copy-chunker-params-from', chunkerFrom) : cmd('init')),
     backup: (source) => cmd('backup', '--json', source),
     restore: (target) => cmd('restore', 'latest', '--target', target),
     check: () => cmd('check', '--read-data'),
