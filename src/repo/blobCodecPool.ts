@@ -1,4 +1,4 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import os from 'node:os';
 import type { CryptoKey } from '../crypto/masterKey.js';
 import type { CompressionMode, EncodedBlob } from './blobCodec.js';
@@ -21,6 +21,9 @@ interface Pending {
   resolve: (r: Result) => void;
   reject: (e: Error) => void;
 }
+
+/** How many more jobs a worker must have queued than another before it hands blobs over. */
+const handOverMargin = 1;
 
 /** A blob a worker hashed and holds until it is encoded or dropped. */
 export interface KeptBlob {
@@ -95,6 +98,14 @@ export class BlobCodecPool {
       this.workers.push(w);
       this.load.push(0);
     }
+    // a channel between every two workers, for blobs one cuts and the other stores
+    for (let i = 0; i < size; i++) {
+      for (let j = i + 1; j < size; j++) {
+        const { port1, port2 } = new MessageChannel();
+        this.workers[i]!.postMessage({ op: 'peer', index: j, port: port1 } satisfies CodecRequest, [port1]);
+        this.workers[j]!.postMessage({ op: 'peer', index: i, port: port2 } satisfies CodecRequest, [port2]);
+      }
+    }
   }
 
   /** Called with every pack a worker finishes (set by the repository, which uploads and indexes it). */
@@ -151,8 +162,11 @@ export class BlobCodecPool {
     return best;
   }
 
-  /** Sends a request that `worker` answers once; `data` (if any) is moved to the worker. */
-  private submit<T extends Result>(worker: number, make: (job: number) => CodecRequest, data?: Uint8Array): { job: number; done: Promise<T> } {
+  /**
+   * Sends a request that `worker` answers once; `data` (if any) is moved to the worker. With `via`,
+   * the request goes to that worker, which passes the work on to `worker`.
+   */
+  private submit<T extends Result>(worker: number, make: (job: number) => CodecRequest, data?: Uint8Array, via = worker): { job: number; done: Promise<T> } {
     const job = this.nextJob++;
     if (this.closed) return { job, done: Promise.reject(new Error('blob codec pool is closed')) };
     if (this.broken) return { job, done: Promise.reject(this.broken) };
@@ -161,7 +175,7 @@ export class BlobCodecPool {
     const done = new Promise<T>((resolve, reject) => {
       this.pending.set(job, { resolve: resolve as (r: Result) => void, reject });
       try {
-        w.postMessage(make(job), data ? [data.buffer as ArrayBuffer] : []);
+        this.workers[via]!.postMessage(make(job), data ? [data.buffer as ArrayBuffer] : []);
       } catch (err) {
         // never leave a job (and a ref'd worker) waiting for an answer
         this.pending.delete(job);
@@ -209,12 +223,17 @@ export class BlobCodecPool {
   }
 
   /**
-   * Compresses and seals a kept data blob into its worker's pack (packs of
+   * Compresses and seals a kept data blob into a worker's pack (packs of
    * `packSize`); resolves to the sealed size. The blob is stored once its
    * pack, delivered through onPack, is uploaded.
    */
   storeKept(kept: KeptBlob, packSize: number): Promise<number> {
-    return this.submit<number>(kept.worker, (job) => ({ op: 'storeKept', job, kept: kept.job, packSize })).done;
+    // A worker busy with more than another (a big file alone at the end of a backup) hands the
+    // blob to the idler one; when all are busy alike, each stores what it cut (no extra copy).
+    const idle = this.leastBusy();
+    const to = this.load[idle]! + handOverMargin <= this.load[kept.worker]! ? idle : kept.worker;
+    if (to === kept.worker) return this.submit<number>(to, (job) => ({ op: 'storeKept', job, kept: kept.job, packSize })).done;
+    return this.submit<number>(to, (job) => ({ op: 'storeKept', job, kept: kept.job, packSize, to }), undefined, kept.worker).done;
   }
 
   /** Has every worker send its unfinished pack (through onPack) before this resolves. */

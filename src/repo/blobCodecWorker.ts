@@ -4,7 +4,7 @@
 // seal. The main thread only decides about duplicates and writes packs, so both
 // cores work.
 import fs from 'node:fs';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { Chunker } from '../chunker/chunker.js';
 import type { CryptoKey } from '../crypto/masterKey.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode } from './blobCodec.js';
@@ -22,8 +22,14 @@ export type CodecRequest =
   | { op: 'encode'; job: number; type: BlobType; data: Uint8Array }
   /** Hash `data` and keep it under `job` until a `storeKept` or `drop` names it. */
   | { op: 'hash'; job: number; data: Uint8Array }
-  /** Compress and seal a kept data blob into this worker's pack; answers the sealed size. */
-  | { op: 'storeKept'; job: number; kept: number; packSize: number }
+  /**
+   * Compress and seal a kept data blob into this worker's pack; answers the sealed size. With `to`,
+   * the blob moves to that worker (over their channel) and is stored there: one big file's chunks are
+   * cut here in order, but compressed on both cores.
+   */
+  | { op: 'storeKept'; job: number; kept: number; packSize: number; to?: number }
+  /** The channel to another worker, for blobs handed over with storeKept's `to`. */
+  | { op: 'peer'; index: number; port: MessagePort }
   | { op: 'drop'; kept: number }
   /** The memory of a pack this worker sent, back for the next one once it is stored. */
   | { op: 'packBack'; data: ArrayBuffer }
@@ -91,7 +97,7 @@ const packer = new PackWriter('data');
 let packsOut = 0;
 const maxPacksOut = 2;
 /** Requests that must wait for a pack's memory to come back, in arrival order. */
-const blocked: CodecRequest[] = [];
+const blocked: PackRequest[] = [];
 
 function sendPack(): void {
   const pack = packer.finish(key!);
@@ -99,13 +105,22 @@ function sendPack(): void {
   parentPort!.postMessage({ pack } satisfies CodecResponse, [pack.bytes.buffer as ArrayBuffer]);
 }
 
-function storeKept(job: number, name: number, packSize: number): void {
+/** A blob handed over by another worker, to store in this worker's pack. */
+interface PeerBlob {
+  op: 'storeData';
+  job: number;
+  id: string;
+  data: Uint8Array;
+  packSize: number;
+}
+
+const peers = new Map<number, MessagePort>();
+
+function storeBlob(job: number, id: string, data: Uint8Array, packSize: number): void {
   try {
-    const blob = release(name);
-    if (!blob) throw new Error(`no kept blob ${name}`);
-    const r = encodeBlob(key!, version, compression, 'data', blob.data);
-    countGarbage(blob.data.length);
-    packer.add(blob.id, r.sealed, r.uncompressedLength);
+    const r = encodeBlob(key!, version, compression, 'data', data);
+    countGarbage(data.length);
+    packer.add(id, r.sealed, r.uncompressedLength);
     parentPort!.postMessage({ job, stored: r.sealed.length } satisfies CodecResponse);
     if (packer.isFull(packSize)) sendPack();
   } catch (err) {
@@ -113,29 +128,47 @@ function storeKept(job: number, name: number, packSize: number): void {
   }
 }
 
+function storeKept(job: number, name: number, packSize: number): void {
+  const blob = release(name);
+  if (!blob) parentPort!.postMessage({ job, error: `no kept blob ${name}` } satisfies CodecResponse);
+  else storeBlob(job, blob.id, blob.data, packSize);
+}
+
+/** Hands a kept blob to another worker, which stores it and answers the main thread itself. */
+function handOver(msg: Extract<CodecRequest, { op: 'storeKept' }>, to: number): void {
+  const blob = release(msg.kept);
+  const port = peers.get(to);
+  if (!blob || !port) {
+    parentPort!.postMessage({ job: msg.job, error: blob ? `no channel to worker ${to}` : `no kept blob ${msg.kept}` } satisfies CodecResponse);
+    return;
+  }
+  const data = blob.data.byteOffset === 0 && blob.data.buffer.byteLength === blob.data.length ? blob.data : Uint8Array.prototype.slice.call(blob.data);
+  port.postMessage({ op: 'storeData', job: msg.job, id: blob.id, data, packSize: msg.packSize } satisfies PeerBlob, [data.buffer as ArrayBuffer]);
+}
+
 function flushPacks(job: number): void {
   if (packer.count > 0) sendPack();
   parentPort!.postMessage({ job, flushed: true } satisfies CodecResponse);
 }
 
+type PackRequest = Extract<CodecRequest, { op: 'storeKept' | 'flushPacks' }> | PeerBlob;
+
 /** Runs a store or flush now, or queues it while too many packs are out. */
-function packRequest(msg: Extract<CodecRequest, { op: 'storeKept' | 'flushPacks' }>): void {
-  if (packsOut >= maxPacksOut || blocked.length > 0) {
-    blocked.push(msg);
-    return;
-  }
+function packRequest(msg: PackRequest): void {
+  if (packsOut >= maxPacksOut || blocked.length > 0) blocked.push(msg);
+  else runPackRequest(msg);
+}
+
+function runPackRequest(msg: PackRequest): void {
   if (msg.op === 'storeKept') storeKept(msg.job, msg.kept, msg.packSize);
+  else if (msg.op === 'storeData') storeBlob(msg.job, msg.id, msg.data, msg.packSize);
   else flushPacks(msg.job);
 }
 
 function packBack(data: ArrayBuffer): void {
   packsOut--;
   packer.reuseBuffer(Buffer.from(data));
-  while (packsOut < maxPacksOut && blocked.length > 0) {
-    const msg = blocked.shift()!;
-    if (msg.op === 'storeKept') storeKept(msg.job, msg.kept, msg.packSize);
-    else if (msg.op === 'flushPacks') flushPacks(msg.job);
-  }
+  while (packsOut < maxPacksOut && blocked.length > 0) runPackRequest(blocked.shift()!);
 }
 
 /** A file being chunked; read a piece at a time so this thread can answer the main thread in between. */
@@ -243,8 +276,16 @@ parentPort!.on('message', (msg: CodecRequest) => {
       return;
     }
     case 'storeKept':
+      // handing over does not need this worker's pack: it never waits behind a pack that is out
+      if (msg.to !== undefined) handOver(msg, msg.to);
+      else packRequest(msg);
+      return;
     case 'flushPacks':
       packRequest(msg);
+      return;
+    case 'peer':
+      peers.set(msg.index, msg.port);
+      msg.port.on('message', (m: PeerBlob) => packRequest(m));
       return;
     case 'packBack':
       packBack(msg.data);

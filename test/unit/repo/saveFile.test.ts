@@ -85,3 +85,24 @@ test('a file that cannot be read rejects with the errno code, and the repository
     assert.equal(saved.size, 2 * 1024 * 1024);
   });
 });
+
+test('with one big file alone, its chunks are stored by both workers and the file still loads back byte for byte', async () => {
+  await withRepo(async (repo, tmp) => {
+    const file = path.join(tmp, 'alone.bin');
+    // compressible and random parts: many chunks, so the idle worker takes some over
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 12; i++) parts.push(i % 2 ? randomBytes(1024 * 1024) : Buffer.from(`line ${i} of a log that compresses well\n`.repeat(30_000)));
+    await fs.writeFile(file, Buffer.concat(parts));
+    const saved = await repo.saveFile(file, () => {});
+    assert.deepEqual(
+      saved.blobs.map((b) => b.id),
+      await idsCutHere(repo, file),
+    );
+    await repo.flush();
+    // each worker packs what it stores: the blobs are in two packs when the idle worker took some
+    const packs = new Set(saved.blobs.map((b) => repo.index.lookup('data', b.id)[0]!.packId));
+    if (os.availableParallelism() >= 2) assert.equal(packs.size, 2);
+    const back = Buffer.concat(await Promise.all(saved.blobs.map((b) => repo.loadBlob('data', b.id))));
+    assert.ok(back.equals(await fs.readFile(file)));
+  });
+});
