@@ -100,10 +100,18 @@ export class BlobOpener {
   }
 }
 
-/** The files of one job, each opened at most once (created by its first writer), with what happened to them. */
+/** Files one job keeps open at once: a pack of tiny files can hold blobs of tens of thousands of files. */
+const maxOpenFiles = 64;
+
+/**
+ * The files of one job (created by their first writer), with what happened to
+ * them. At most maxOpenFiles stay open; the least recently opened is closed
+ * first and opened again if a later blob of the job needs it.
+ */
 class TargetFiles {
   private readonly fds = new Map<number, number>();
   private readonly broken = new Set<number>();
+  private readonly closedOk = new Set<number>();
 
   constructor(
     private readonly files: RangeFile[],
@@ -113,6 +121,7 @@ class TargetFiles {
   private fdFor(file: number): number | undefined {
     const known = this.fds.get(file);
     if (known !== undefined || this.broken.has(file)) return known;
+    if (this.fds.size >= maxOpenFiles) this.closeOne(this.fds.keys().next().value!);
     const f = this.files[file]!;
     const p = asPath(f.path);
     let fd: number;
@@ -121,7 +130,7 @@ class TargetFiles {
         fd = fs.openSync(p, createFlags, 0o600);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        fd = fs.openSync(p, writeFlags); // another range (maybe on another thread) created it
+        fd = fs.openSync(p, writeFlags); // made earlier in this job, or by another range (maybe on another thread)
         this.fds.set(file, fd);
         return fd;
       }
@@ -165,18 +174,23 @@ class TargetFiles {
     }
   }
 
+  private closeOne(file: number): void {
+    const fd = this.fds.get(file)!;
+    this.fds.delete(file);
+    try {
+      fs.closeSync(fd);
+      this.closedOk.add(file);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.result.fileErrors.push({ file, op: 'write', code: e.code, message: e.message });
+      this.broken.add(file);
+    }
+  }
+
   /** Closes every file; the ones closed without an error count as written. */
   close(): void {
-    for (const [file, fd] of this.fds) {
-      try {
-        fs.closeSync(fd);
-        this.result.written.push(file);
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        this.result.fileErrors.push({ file, op: 'write', code: e.code, message: e.message });
-      }
-    }
-    this.fds.clear();
+    for (const file of [...this.fds.keys()]) this.closeOne(file);
+    for (const file of this.closedOk) if (!this.broken.has(file)) this.result.written.push(file);
   }
 }
 
