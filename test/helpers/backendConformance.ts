@@ -64,7 +64,8 @@ const fileTypes: FileType[] = ['config', 'key', 'snapshot', 'index', 'lock', 'pa
  */
 export function runBackendConformance(name: string, makeBackend: () => Promise<ConformanceSubject>, options: ConformanceOptions = {}): void {
   const known = options.knownFailures ?? {};
-  const check = (id: ConformanceCheck | undefined, title: string, fn: (b: Backend) => Promise<void>): void => {
+  /** `racy`: the check can only catch its failure when timing allows (a partial upload seen between two looks). */
+  const check = (id: ConformanceCheck | undefined, title: string, fn: (b: Backend) => Promise<void>, racy = false): void => {
     const reason = id !== undefined ? known[id] : undefined;
     const run = async (): Promise<void> => {
       const { backend, cleanup } = await makeBackend();
@@ -78,7 +79,16 @@ export function runBackendConformance(name: string, makeBackend: () => Promise<C
     };
     if (reason === undefined) test(title, run);
     // A known limitation of the server is asserted as such: should it go away, this test says so.
-    else test(`${title} — known limitation: ${reason}`, () => assert.rejects(run(), 'the known limitation is gone: drop it from knownFailures'));
+    else if (!racy) test(`${title} — known limitation: ${reason}`, () => assert.rejects(run(), 'the known limitation is gone: drop it from knownFailures'));
+    // ...unless catching it is a matter of timing: then a run that misses it is reported, not failed.
+    else
+      test(`${title} — known limitation: ${reason}`, async (t) => {
+        const caught = await run().then(
+          () => false,
+          () => true,
+        );
+        if (!caught) t.diagnostic('not caught this time (the write finished between two looks); if this repeats on every run, the limitation may be gone');
+      });
   };
 
   describe(`${name} backend conformance`, () => {
@@ -175,7 +185,7 @@ export function runBackendConformance(name: string, makeBackend: () => Promise<C
       await write;
       assert.deepEqual(seen, [], 'observed a partial file');
       assert.deepEqual(await b.stat(h), { name: h.name, size: data.length });
-    });
+    }, true);
 
     check(undefined, 'list finds 2,000 files spread over data/xx', async (b) => {
       const files = Array.from({ length: 2000 }, (_, i) => ({ name: createHash('sha256').update(`pack ${i}`).digest('hex'), size: 16 + (i % 32) }));
