@@ -3,17 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatLocalGoTime, LocalTimeFormatter } from '../../../src/repo/timeFormat.js';
+import { inZone } from '../../helpers/timeZone.js';
 
-function inZone<T>(tz: string, fn: () => T): T {
-  const old = process.env['TZ'];
-  process.env['TZ'] = tz;
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) delete process.env['TZ'];
-    else process.env['TZ'] = old;
-  }
-}
 
 const S = 1_000_000_000n;
 

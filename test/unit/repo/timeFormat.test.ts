@@ -17,18 +17,8 @@ import {
   statTimeNs,
 } from '../../../src/repo/timeFormat.js';
 import { expected } from '../../helpers/fixture.js';
+import { inZone } from '../../helpers/timeZone.js';
 
-/** Runs `fn` with this process's local zone set to `tz` (Node re-reads TZ when it changes). */
-function inZone<T>(tz: string, fn: () => T): T {
-  const old = process.env['TZ'];
-  process.env['TZ'] = tz;
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) delete process.env['TZ'];
-    else process.env['TZ'] = old;
-  }
-}
 
 describe('formatLocalGoTime', () => {
   test('gives the exact mtime text restic wrote for every fixture file (Berlin, +01:00/+02:00, nanoseconds)', () => {
