@@ -30,37 +30,42 @@ function ecbFor(macK: Buffer): Cipher {
 let ivPool = Buffer.alloc(0);
 let ivPos = 0;
 
-function freshIv(): Buffer {
+/** Writes a fresh random IV (never all zero) to out[0..16). */
+function writeFreshIv(out: Buffer): void {
   for (;;) {
     if (ivPos + 16 > ivPool.length) {
       ivPool = randomBytes(64 * 1024);
       ivPos = 0;
     }
-    const iv = Buffer.from(ivPool.subarray(ivPos, ivPos + 16));
+    ivPool.copy(out, 0, ivPos, ivPos + 16);
     ivPos += 16;
-    if (!iv.every((b) => b === 0)) return iv;
+    for (let i = 0; i < 16; i++) if (out[i] !== 0) return;
   }
 }
 
+/** The one-time Poly1305 key r ‖ s, reused: poly1305Wasm copies it into its own memory. */
+const oneTimeKey = Buffer.alloc(32);
+
 /** Poly1305-AES over the ciphertext, exactly as restic computes it (format §3.2). */
-function mac(key: CryptoKey, iv: Buffer, ciphertext: Uint8Array): Buffer {
-  const s = ecbFor(key.macK).update(iv);
-  const oneTimeKey = Buffer.concat([key.macR, s]);
+function mac(key: CryptoKey, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  key.macR.copy(oneTimeKey, 0);
+  oneTimeKey.set(ecbFor(key.macK).update(iv), 16);
   const tag = poly1305Wasm(ciphertext, oneTimeKey);
-  return Buffer.from(tag.buffer, tag.byteOffset, tag.length);
+  oneTimeKey.fill(0);
+  return tag;
 }
 
 /** Encrypts and authenticates `plaintext`: IV ‖ AES-256-CTR ciphertext ‖ Poly1305-AES tag. */
 export function seal(key: CryptoKey, plaintext: Uint8Array): Buffer {
-  const iv = freshIv();
-  const out = Buffer.allocUnsafe(plaintext.length + sealOverhead);
-  iv.copy(out, 0);
+  const n = plaintext.length;
+  const out = Buffer.allocUnsafe(n + sealOverhead);
+  writeFreshIv(out);
+  const iv = out.subarray(0, 16);
   const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
-  const n = cipher.update(plaintext).copy(out, 16);
+  const written = cipher.update(plaintext).copy(out, 16);
   cipher.final();
-  if (n !== plaintext.length) throw new Error('aes-ctr produced a short ciphertext');
-  const ct = out.subarray(16, 16 + plaintext.length);
-  mac(key, iv, ct).copy(out, 16 + plaintext.length);
+  if (written !== n) throw new Error('aes-ctr produced a short ciphertext');
+  out.set(mac(key, iv, out.subarray(16, 16 + n)), 16 + n);
   return out;
 }
 
