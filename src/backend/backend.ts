@@ -24,6 +24,12 @@ export interface FileInfo {
  * - `list` yields only names that are valid for the type (64 hex chars), so
  *   temporary files of a crashed writer are skipped.
  * - `stat` and `read` of a missing file throw a `CairnError` with code `not-found`.
+ * - `writeFile` stores a finished file from local disk with write's guarantees, so a
+ *   pack never has to be held in memory: the writer creates it in `stagingDir()` (a
+ *   `.tmp-*` name, which every lister here and in restic skips), then hands it over.
+ *   The local backend moves it into place (a rename: no copy); the others stream
+ *   it. The file may still be there afterwards (or after a failure, so a retry can
+ *   send it again): the caller removes it (see staging.ts).
  */
 export interface Backend {
   /** Human-readable location, e.g. "/srv/repo" or "sftp:nas:/backups". */
@@ -31,6 +37,10 @@ export interface Backend {
   stat(h: Handle): Promise<FileInfo>;
   read(h: Handle, offset?: number, length?: number): Promise<Buffer>;
   write(h: Handle, data: Buffer): Promise<void>;
+  /** Stores the complete, no longer changing local file at `localPath` under `h` (atomic, like write). */
+  writeFile(h: Handle, localPath: string): Promise<void>;
+  /** A local folder in which to create files meant for writeFile (inside the repository when a rename can move them). */
+  stagingDir(): string;
   remove(h: Handle): Promise<void>;
   list(type: FileType): AsyncIterable<FileInfo>;
   /** Whether the repository config exists (cheap probe used by open/init). */

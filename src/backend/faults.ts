@@ -9,6 +9,7 @@
  * Cutting a write needs the wrapped backend to honour `WriteOptions` (an abort
  * signal and progress reports); the remote backends do.
  */
+import { stat } from 'node:fs/promises';
 import { CairnError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, handlePath } from './backend.js';
 import type { BackendOp, WriteOptions } from './retry.js';
@@ -141,13 +142,30 @@ export class FaultBackend implements Backend {
     const rules = await this.before('write', h, `write ${handlePath(h)}`);
     const w = this.inner.write as (h: Handle, data: Buffer, opts?: WriteOptions) => Promise<void>;
     if (!rules.some((r) => r.action === 'cut-write')) return w.call(this.inner, h, data, opts);
+    return this.cut(h, data.length, (o) => w.call(this.inner, h, data, o), opts);
+  }
 
+  /** Stores a local file through the wrapped backend; the write rules apply to it as to write. */
+  async writeFile(h: Handle, localPath: string, opts?: WriteOptions): Promise<void> {
+    const rules = await this.before('write', h, `write ${handlePath(h)}`);
+    const w = this.inner.writeFile as (h: Handle, localPath: string, opts?: WriteOptions) => Promise<void>;
+    if (!rules.some((r) => r.action === 'cut-write')) return w.call(this.inner, h, localPath, opts);
+    const size = (await stat(localPath)).size;
+    return this.cut(h, size, (o) => w.call(this.inner, h, localPath, o), opts);
+  }
+
+  stagingDir(): string {
+    return this.inner.stagingDir();
+  }
+
+  /** Runs a store of `size` bytes and aborts it once half were sent. */
+  private async cut(h: Handle, size: number, store: (opts: WriteOptions) => Promise<void>, opts?: WriteOptions): Promise<void> {
     const ac = new AbortController();
-    const half = Math.floor(data.length / 2);
+    const half = Math.floor(size / 2);
     let progressed = false;
-    const cut = injectedReset(`write ${handlePath(h)} (cut after ${half} of ${data.length} bytes)`);
+    const cut = injectedReset(`write ${handlePath(h)} (cut after ${half} of ${size} bytes)`);
     opts?.signal?.addEventListener('abort', () => ac.abort(opts.signal?.reason), { once: true });
-    await w.call(this.inner, h, data, {
+    await store({
       signal: ac.signal,
       onProgress: (sent) => {
         progressed = true;
@@ -162,7 +180,7 @@ export class FaultBackend implements Backend {
     throw new CairnError(
       'fault-not-injected',
       `FaultBackend could not cut the write of ${handlePath(h)}: ${this.inner.location} ${progressed ? 'ignored the abort signal' : 'reported no progress'} and stored the whole file`,
-      'Make the wrapped backend honour WriteOptions (signal, onProgress) in write().',
+      'Make the wrapped backend honour WriteOptions (signal, onProgress) in write() and writeFile().',
     );
   }
 

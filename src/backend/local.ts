@@ -110,6 +110,55 @@ export class LocalBackend implements Backend {
     await syncDir(dir);
   }
 
+  /** Where packs are staged: inside the repository (data/00), so writeFile moves them into place with a rename. */
+  stagingDir(): string {
+    return path.join(this.root, 'data', '00');
+  }
+
+  /**
+   * Moves a staged file into place: fsync, 0400, rename, folder sync (write's guarantees, without
+   * copying). A file on another file system is copied to a temporary name first.
+   */
+  async writeFile(h: Handle, localPath: string, opts?: { signal?: AbortSignal; onProgress?: (bytesSent: number) => void }): Promise<void> {
+    const final = this.filePath(h);
+    const dir = path.dirname(final);
+    if (!this.createdDirs.has(dir)) {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      this.createdDirs.add(dir);
+    }
+    opts?.signal?.throwIfAborted();
+    let source = localPath;
+    let copied = false;
+    try {
+      const fh = await fs.open(source, 'r');
+      try {
+        await fh.sync();
+        opts?.onProgress?.((await fh.stat()).size);
+      } finally {
+        await fh.close();
+      }
+      opts?.signal?.throwIfAborted();
+      await fs.chmod(source, 0o400);
+      try {
+        await fs.rename(source, final);
+      } catch (err) {
+        if (!isErrno(err, 'EXDEV')) throw err;
+        // staged on another file system: copy next to the final name, then rename as write does
+        source = path.join(dir, `.tmp-${path.basename(final)}-${randomBytes(6).toString('hex')}`);
+        copied = true;
+        await fs.copyFile(localPath, source, fsConstants.COPYFILE_EXCL);
+        const fc = await fs.open(source, 'r');
+        await fc.sync().finally(() => fc.close());
+        await fs.chmod(source, 0o400);
+        await fs.rename(source, final);
+      }
+    } catch (err) {
+      if (copied) await fs.unlink(source).catch(() => {});
+      throw isErrno(err, 'ENOENT') && source === localPath ? new CairnError('staged-file-missing', `the staged file ${localPath} for ${handlePath(h)} is gone`, 'Something removed cairn\'s temporary file while it was storing it; run the backup again.') : err;
+    }
+    await syncDir(dir);
+  }
+
   async remove(h: Handle): Promise<void> {
     try {
       await fs.unlink(this.filePath(h));

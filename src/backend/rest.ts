@@ -1,10 +1,11 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { Pool } from 'undici';
 import { CairnError, ExitCode, describeError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, isStorageId, typeFolders } from './backend.js';
 import type { WriteOptions } from './retry.js';
+import { systemStagingDir } from './staging.js';
 
 /** How to reach a restic REST server (rest-server, `rclone serve restic`). */
 export interface RestOptions {
@@ -211,6 +212,41 @@ export class RestBackend implements Backend {
       body,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    if (r.status !== 200 && r.status !== 201) throw this.statusError(r, what, h);
+  }
+
+  /** Packs are staged in the system's temp folder and streamed from there. */
+  stagingDir(): string {
+    return systemStagingDir();
+  }
+
+  /** POSTs a local file, streamed from disk (a new stream on every call, so a retry sends it again from the start). */
+  async writeFile(h: Handle, localPath: string, opts: WriteOptions = {}): Promise<void> {
+    const what = `write ${this.pathOf(h)}`;
+    opts.signal?.throwIfAborted();
+    const size = (await fs.stat(localPath)).size;
+    const file = createReadStream(localPath, { highWaterMark: uploadChunk });
+    let sent = 0;
+    const body = Readable.from(
+      (async function* () {
+        try {
+          for await (const piece of file as AsyncIterable<Buffer>) {
+            opts.signal?.throwIfAborted();
+            yield piece;
+            sent += piece.length;
+            opts.onProgress?.(sent);
+          }
+        } finally {
+          file.destroy();
+        }
+      })(),
+      { objectMode: false },
+    );
+    const r = await this.request('POST', this.pathOf(h), {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }).finally(() => file.destroy());
     if (r.status !== 200 && r.status !== 201) throw this.statusError(r, what, h);
   }
 

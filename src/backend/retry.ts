@@ -203,6 +203,16 @@ export class RetryBackend implements Backend {
     return this.run('write', handlePath(h), () => w.call(this.inner, h, data, opts), opts?.signal);
   }
 
+  /** Retries a store of a local file: every attempt opens the file again and sends it from the start. */
+  writeFile(h: Handle, localPath: string, opts?: WriteOptions): Promise<void> {
+    const w = this.inner.writeFile as (h: Handle, localPath: string, opts?: WriteOptions) => Promise<void>;
+    return this.run('write', handlePath(h), () => w.call(this.inner, h, localPath, opts), opts?.signal);
+  }
+
+  stagingDir(): string {
+    return this.inner.stagingDir();
+  }
+
   remove(h: Handle): Promise<void> {
     return this.run('remove', handlePath(h), () => this.inner.remove(h));
   }

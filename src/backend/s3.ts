@@ -20,6 +20,8 @@ import {
 import { CairnError, ExitCode } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, handlePath, isStorageId, typeFolders } from './backend.js';
 import type { WriteOptions } from './retry.js';
+import { promises as fs } from 'node:fs';
+import { systemStagingDir } from './staging.js';
 
 /** How to reach a bucket, and where in it the repository lives. */
 export interface S3BackendOptions {
@@ -192,6 +194,20 @@ export class S3Backend implements Backend {
       if (opts.signal?.aborted) throw opts.signal.reason;
       throw this.mapError(err, 'write', h);
     }
+  }
+
+  /** Packs are staged in the system's temp folder. */
+  stagingDir(): string {
+    return systemStagingDir();
+  }
+
+  /**
+   * Stores a local file. It is read into memory for the upload (the SDK signs a Buffer body and
+   * resends it on its own retries): bounded by the repository's upload slots, not by the backup.
+   */
+  async writeFile(h: Handle, localPath: string, opts: WriteOptions = {}): Promise<void> {
+    opts.signal?.throwIfAborted();
+    await this.write(h, await fs.readFile(localPath), opts);
   }
 
   /** Upload in parts; the object becomes visible only on Complete, and a failure aborts the upload. */

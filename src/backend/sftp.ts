@@ -8,6 +8,7 @@ import type { AnyAuthMethod, ClientErrorExtensions, ConnectConfig, ParsedKey, SF
 import { CairnError, ExitCode, describeError, isErrno } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, handlePath, isStorageId, typeFolders } from './backend.js';
 import type { WriteOptions } from './retry.js';
+import { systemStagingDir } from './staging.js';
 
 const { Client, utils: sshUtils } = ssh2;
 
@@ -444,6 +445,41 @@ export class SftpBackend implements Backend {
 
   /** Uploads under a temporary name in the same folder, then renames: the file is visible only when complete. */
   async write(h: Handle, data: Buffer, opts: WriteOptions = {}): Promise<void> {
+    await this.upload(h, data.length, async (off, len) => data.subarray(off, off + len), opts);
+  }
+
+  /** Packs are staged in the system's temp folder and streamed from there. */
+  stagingDir(): string {
+    return systemStagingDir();
+  }
+
+  /** Uploads a local file piece by piece from disk (reopened on every call, so a retry starts over), as write does. */
+  async writeFile(h: Handle, localPath: string, opts: WriteOptions = {}): Promise<void> {
+    const fh = await fs.open(localPath, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      await this.upload(
+        h,
+        size,
+        async (off, len) => {
+          const buf = Buffer.allocUnsafe(len);
+          let got = 0;
+          while (got < len) {
+            const { bytesRead } = await fh.read(buf, got, len - got, off + got);
+            if (bytesRead === 0) throw new CairnError('short-read', `the staged file ${localPath} ended early`, 'Something changed cairn\'s temporary file while it was storing it; run the backup again.');
+            got += bytesRead;
+          }
+          return buf;
+        },
+        opts,
+      );
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Uploads `size` bytes, got piece by piece from `piece`, under a temporary name, then renames. */
+  private async upload(h: Handle, size: number, piece: (off: number, len: number) => Promise<Buffer>, opts: WriteOptions): Promise<void> {
     const file = handlePath(h);
     const final = this.remotePath(h);
     const dir = path.posix.dirname(final);
@@ -462,9 +498,10 @@ export class SftpBackend implements Backend {
       let closed = false;
       try {
         let sent = 0;
-        await forEachLimited(chunks(data.length), transferConcurrency, async ([off, len]) => {
+        await forEachLimited(chunks(size), transferConcurrency, async ([off, len]) => {
           opts.signal?.throwIfAborted();
-          await s.req<void>((cb) => s.sftp.write(handle, data, off, len, off, cb));
+          const data = await piece(off, len);
+          await s.req<void>((cb) => s.sftp.write(handle, data, 0, len, off, cb));
           sent += len;
           opts.onProgress?.(sent);
         });
@@ -474,7 +511,7 @@ export class SftpBackend implements Backend {
         await s.req<void>((cb) => s.sftp.close(handle, cb));
         closed = true;
         opts.signal?.throwIfAborted();
-        await this.rename(s, tmp, final, data.length);
+        await this.rename(s, tmp, final, size);
       } catch (err) {
         if (!closed) await s.req<void>((cb) => s.sftp.close(handle, cb)).catch(() => {});
         await s.req<void>((cb) => s.sftp.unlink(tmp, cb)).catch(() => {});

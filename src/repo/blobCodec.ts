@@ -1,6 +1,6 @@
 import type { CryptoKey } from '../crypto/masterKey.js';
 import { open, seal } from '../crypto/sealedBox.js';
-import { zstdCompress, zstdDecompress } from './compression.js';
+import { zstdBound, zstdCompressInto, zstdDecompress } from './compression.js';
 import type { BlobType } from './ids.js';
 
 /** How data blobs are compressed: restic's `--compression` values. */
@@ -12,6 +12,9 @@ export interface EncodedBlob {
   uncompressedLength?: number;
 }
 
+/** Compression output of encodeBlob, reused (one per thread; grows to the largest blob's bound). */
+let compressed = Buffer.alloc(0);
+
 /**
  * Compresses (when the repository version allows and it helps) and seals a
  * blob's plaintext. Trees are always compressed, as restic does; data that
@@ -20,14 +23,18 @@ export interface EncodedBlob {
 export function encodeBlob(key: CryptoKey, version: number, compression: CompressionMode, type: BlobType, plaintext: Uint8Array): EncodedBlob {
   const compress = version >= 2 && plaintext.length > 0 && (type === 'tree' || compression !== 'off') && (type === 'tree' || compression === 'max' || mayCompress(plaintext));
   if (compress) {
-    const packed = zstdCompress(plaintext, compression === 'max' ? 19 : undefined);
-    if (packed.length < plaintext.length) return { sealed: seal(key, packed), uncompressedLength: plaintext.length };
+    // into a reused buffer: sealing copies it out, so the compressed bytes need no allocation of their own
+    const bound = zstdBound(plaintext.length);
+    if (compressed.length < bound) compressed = Buffer.allocUnsafeSlow(Math.max(bound, 64 * 1024));
+    const n = zstdCompressInto(compressed, plaintext, compression === 'max' ? 19 : undefined);
+    if (n < plaintext.length) return { sealed: seal(key, compressed.subarray(0, n)), uncompressedLength: plaintext.length };
   }
   return { sealed: seal(key, plaintext) };
 }
 
 const probeSize = 4096;
 const probeMinBlob = 64 * 1024;
+const probeOut = Buffer.allocUnsafeSlow(zstdBound(probeSize));
 
 /**
  * A cheap look at whether data can shrink: two 4 KiB samples compressed at
@@ -40,7 +47,7 @@ export function mayCompress(data: Uint8Array): boolean {
   const mid = (data.length >>> 1) - probeSize / 2;
   for (const at of [0, mid]) {
     const sample = data.subarray(at, at + probeSize);
-    if (zstdCompress(sample, 1).length < sample.length * 0.97) return true;
+    if (zstdCompressInto(probeOut, sample, 1) < sample.length * 0.97) return true;
   }
   return false;
 }

@@ -4,17 +4,15 @@ import type { CryptoKey } from '../crypto/masterKey.js';
 import type { CompressionMode, EncodedBlob } from './blobCodec.js';
 import type { CodecRequest, CodecResponse } from './blobCodecWorker.js';
 import type { BlobType } from './ids.js';
-import type { PackedBlob } from './pack.js';
+import type { StagedPack } from './packFileWriter.js';
 import { startWorker } from './startWorker.js';
+import { removeStaged, trackStaged } from '../backend/staging.js';
 
 type Result = EncodedBlob | Buffer | string | number | true;
 
-/** A pack a worker finished; hand `bytes` back with returnPack once stored. */
-export interface WorkerPack {
+/** A pack a worker finished on disk; tell it with packStored once stored (or given up on). */
+export interface WorkerPack extends StagedPack {
   worker: number;
-  id: string;
-  bytes: Buffer;
-  blobs: PackedBlob[];
 }
 
 interface Pending {
@@ -69,6 +67,14 @@ export class WorkerDecodeError extends Error {
   }
 }
 
+/** How a BlobCodecPool is set up. */
+export interface CodecPoolOptions {
+  /** Where workers write their packs as they fill (Backend.stagingDir; default the system's temp folder). */
+  stageDir?: string;
+  /** Worker threads (default: the cores, at most 4). */
+  size?: number;
+}
+
 /**
  * A fixed set of worker threads that compress and seal blobs. Jobs go to the
  * least busy worker; results come back as promises. Idle workers do not keep
@@ -78,16 +84,20 @@ export class BlobCodecPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Pending>();
+  /** Each worker's pack being filled: its file is removed by close (or at exit), unless it was finished and handed on. */
+  private readonly filling = new Map<number, string>();
   private readonly files = new Map<number, FileStream>();
   private nextJob = 0;
   private closed = false;
   /** Set when a worker died: every later job fails at once instead of waiting for an answer that never comes. */
   private broken: Error | undefined;
 
-  constructor(key: CryptoKey, version: number, compression: CompressionMode, polynomial: string, size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+  constructor(key: CryptoKey, version: number, compression: CompressionMode, polynomial: string, opts: CodecPoolOptions = {}) {
+    const size = opts.size ?? Math.max(1, Math.min(4, os.availableParallelism()));
+    const stageDir = opts.stageDir ?? os.tmpdir();
     for (let i = 0; i < size; i++) {
       const w = startWorker(import.meta.url, 'blobCodecWorker');
-      const init: CodecRequest = { op: 'init', key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR }, version, compression, polynomial };
+      const init: CodecRequest = { op: 'init', key: { encrypt: key.encrypt, macK: key.macK, macR: key.macR }, version, compression, polynomial, stageDir };
       w.postMessage(init);
       w.on('message', (m: CodecResponse) => this.settle(i, m));
       w.on('error', (err) => this.failAll(err));
@@ -113,8 +123,13 @@ export class BlobCodecPool {
 
   private settle(worker: number, m: CodecResponse): void {
     if ('pack' in m) {
-      const { id, bytes, blobs } = m.pack;
-      this.onPack?.({ worker, id, blobs, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+      if (this.filling.get(worker) === m.pack.path) this.filling.delete(worker);
+      this.onPack?.({ ...m.pack, worker });
+      return;
+    }
+    if ('staged' in m) {
+      trackStaged(m.staged);
+      this.filling.set(worker, m.staged);
       return;
     }
     const f = this.files.get(m.job);
@@ -135,7 +150,7 @@ export class BlobCodecPool {
     }
   }
 
-  private settleFile(worker: number, m: Exclude<CodecResponse, { pack: unknown }>, f: FileStream): void {
+  private settleFile(worker: number, m: Exclude<CodecResponse, { pack: unknown } | { staged: string }>, f: FileStream): void {
     if ('chunk' in m) return f.onChunk({ id: m.chunk.id, length: m.chunk.length, kept: { worker, job: m.chunk.kept } });
     if ('read' in m) return f.onRead(m.read);
     this.files.delete(m.job);
@@ -241,11 +256,10 @@ export class BlobCodecPool {
     await Promise.all(this.workers.map((_, i) => this.submit<true>(i, (job) => ({ op: 'flushPacks', job })).done));
   }
 
-  /** Gives a stored pack's memory back to the worker that made it. */
-  returnPack(pack: WorkerPack): void {
+  /** Tells the worker that made `pack` it is stored (or given up on), so it may fill another. */
+  packStored(pack: WorkerPack): void {
     if (this.closed || this.broken) return;
-    const data = pack.bytes.buffer as ArrayBuffer;
-    this.workers[pack.worker]!.postMessage({ op: 'packBack', data } satisfies CodecRequest, [data]);
+    this.workers[pack.worker]!.postMessage({ op: 'packStored' } satisfies CodecRequest);
   }
 
   /** Forgets a blob kept by hash() (it was stored already). */
@@ -259,10 +273,12 @@ export class BlobCodecPool {
     return this.submit<Buffer>(this.leastBusy(), (job) => ({ op: 'decode', job, id, data, uncompressedLength }), data).done;
   }
 
-  /** Stops the workers. */
+  /** Stops the workers and removes the files of packs they had not finished. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all([...this.filling.values()].map((file) => removeStaged(file)));
+    this.filling.clear();
   }
 }
 

@@ -10,13 +10,13 @@ import type { CryptoKey } from '../crypto/masterKey.js';
 import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode } from './blobCodec.js';
 import { sha256Hex } from './ids.js';
 import { releaseDeadBuffers } from './memoryPressure.js';
-import type { PackedBlob } from './pack.js';
-import { PackWriter } from './packWriter.js';
+import { PackFileWriter, type StagedPack } from './packFileWriter.js';
 import type { BlobType } from './ids.js';
 
 /** Messages the pool sends. */
 export type CodecRequest =
-  | { op: 'init'; key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; version: number; compression: CompressionMode; polynomial: string }
+  /** `stageDir`: where this worker's packs are written as they fill (Backend.stagingDir). */
+  | { op: 'init'; key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; version: number; compression: CompressionMode; polynomial: string; stageDir: string }
   /** Read the file at `path`, cut it into chunks, hash and keep each (answers: chunk…, read…, then fileDone or error). */
   | { op: 'chunkFile'; job: number; path: string }
   | { op: 'encode'; job: number; type: BlobType; data: Uint8Array }
@@ -31,8 +31,8 @@ export type CodecRequest =
   /** The channel to another worker, for blobs handed over with storeKept's `to`. */
   | { op: 'peer'; index: number; port: MessagePort }
   | { op: 'drop'; kept: number }
-  /** The memory of a pack this worker sent, back for the next one once it is stored. */
-  | { op: 'packBack'; data: ArrayBuffer }
+  /** A pack this worker sent is stored (or given up on): one more may be filled meanwhile. */
+  | { op: 'packStored' }
   /** Send the unfinished pack now (answers `flushed` after it). */
   | { op: 'flushPacks'; job: number }
   | { op: 'decode'; job: number; id: string; data: Uint8Array; uncompressedLength?: number };
@@ -47,8 +47,10 @@ export type CodecResponse =
   | { job: number; fileDone: number }
   | { job: number; stored: number }
   | { job: number; flushed: true }
-  /** A finished pack of this worker's blobs, to upload and index (its buffer comes back with packBack). */
-  | { pack: { id: string; bytes: Uint8Array; blobs: PackedBlob[] } }
+  /** A file this worker created for a pack: removed by the main thread if the process ends before it is stored. */
+  | { staged: string }
+  /** A finished pack of this worker's blobs on disk, to upload and index (answer with packStored). */
+  | { pack: StagedPack }
   | { job: number; error: string; reason?: 'mac' | 'decompress' | 'length' | 'id'; code?: string; syscall?: string };
 
 let key: CryptoKey | undefined;
@@ -92,17 +94,17 @@ function release(name: number): { id: string; data: Uint8Array } | undefined {
 
 // ---- this worker's data pack ----
 
-const packer = new PackWriter('data');
-/** Packs sent to the main thread whose memory has not come back: past two, storing waits (bounded memory, and uploads set the pace). */
+let packer: PackFileWriter | undefined;
+/** Packs sent to the main thread and not stored yet: past two, storing waits (uploads set the pace; staged files stay few). */
 let packsOut = 0;
 const maxPacksOut = 2;
 /** Requests that must wait for a pack's memory to come back, in arrival order. */
 const blocked: PackRequest[] = [];
 
 function sendPack(): void {
-  const pack = packer.finish(key!);
+  const pack = packer!.finish(key!);
   packsOut++;
-  parentPort!.postMessage({ pack } satisfies CodecResponse, [pack.bytes.buffer as ArrayBuffer]);
+  parentPort!.postMessage({ pack } satisfies CodecResponse);
 }
 
 /** A blob handed over by another worker, to store in this worker's pack. */
@@ -120,9 +122,9 @@ function storeBlob(job: number, id: string, data: Uint8Array, packSize: number):
   try {
     const r = encodeBlob(key!, version, compression, 'data', data);
     countGarbage(data.length);
-    packer.add(id, r.sealed, r.uncompressedLength);
+    packer!.add(id, r.sealed, r.uncompressedLength);
     parentPort!.postMessage({ job, stored: r.sealed.length } satisfies CodecResponse);
-    if (packer.isFull(packSize)) sendPack();
+    if (packer!.isFull(packSize)) sendPack();
   } catch (err) {
     parentPort!.postMessage({ job, error: err instanceof Error ? err.message : String(err) } satisfies CodecResponse);
   }
@@ -147,8 +149,12 @@ function handOver(msg: Extract<CodecRequest, { op: 'storeKept' }>, to: number): 
 }
 
 function flushPacks(job: number): void {
-  if (packer.count > 0) sendPack();
-  parentPort!.postMessage({ job, flushed: true } satisfies CodecResponse);
+  try {
+    if (packer!.count > 0) sendPack();
+    parentPort!.postMessage({ job, flushed: true } satisfies CodecResponse);
+  } catch (err) {
+    parentPort!.postMessage({ job, error: err instanceof Error ? err.message : String(err) } satisfies CodecResponse);
+  }
 }
 
 type PackRequest = Extract<CodecRequest, { op: 'storeKept' | 'flushPacks' }> | PeerBlob;
@@ -165,9 +171,8 @@ function runPackRequest(msg: PackRequest): void {
   else flushPacks(msg.job);
 }
 
-function packBack(data: ArrayBuffer): void {
+function packStored(): void {
   packsOut--;
-  packer.reuseBuffer(Buffer.from(data));
   while (packsOut < maxPacksOut && blocked.length > 0) runPackRequest(blocked.shift()!);
 }
 
@@ -262,6 +267,7 @@ parentPort!.on('message', (msg: CodecRequest) => {
       version = msg.version;
       compression = msg.compression;
       polynomial = BigInt('0x' + msg.polynomial);
+      packer = new PackFileWriter('data', msg.stageDir, (path) => parentPort!.postMessage({ staged: path } satisfies CodecResponse));
       return;
     case 'chunkFile':
       startFile(msg.job, msg.path);
@@ -287,8 +293,8 @@ parentPort!.on('message', (msg: CodecRequest) => {
       peers.set(msg.index, msg.port);
       msg.port.on('message', (m: PeerBlob) => packRequest(m));
       return;
-    case 'packBack':
-      packBack(msg.data);
+    case 'packStored':
+      packStored();
       return;
     case 'decode':
       try {

@@ -10,7 +10,9 @@ import { BlobCodecPool, WorkerDecodeError, type FileChunk, type KeptBlob } from 
 import { sha256Hex, type BlobType } from './ids.js';
 import { isIrreducible } from '../chunker/polynomial.js';
 import { MasterIndex, type BlobLocation } from './masterIndex.js';
-import { PackWriter, defaultPackSize, type FinishedPack } from './packWriter.js';
+import { defaultPackSize } from './packWriter.js';
+import { PackFileWriter, type StagedPack } from './packFileWriter.js';
+import { removeStaged, trackStaged } from '../backend/staging.js';
 import type { PackedBlob } from './pack.js';
 import { decodeUnpacked, encodeUnpacked } from './unpacked.js';
 import { decodeIndex, encodeIndex, type IndexPack } from './indexCodec.js';
@@ -79,7 +81,8 @@ export class Repository {
   private compression: CompressionMode = 'auto';
   private codecPool: BlobCodecPool | undefined;
   private packSize = defaultPackSize;
-  private readonly writers: Record<BlobType, PackWriter> = { data: new PackWriter('data'), tree: new PackWriter('tree') };
+  /** This thread's packs (trees, small data blobs), written to staged files as they fill; made on first use. */
+  private writerOf: Partial<Record<BlobType, PackFileWriter>> = {};
   private readonly inFlight = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
   private uploadError: unknown;
@@ -380,19 +383,37 @@ export class Repository {
       this.inFlight.delete(key);
       throw err;
     }
-    const writer = this.writers[type];
+    const writer = this.writer(type);
     writer.add(id, enc.sealed, enc.uncompressedLength);
     if (writer.isFull(this.packSize)) await this.startUpload(writer);
     return { id, added: true, storedSize: enc.sealed.length, length: plainLength };
   }
 
+  // ---- blobs encoded on other threads (smallFileReader.ts) ----
+
+  /** How new data blobs are compressed: threads that encode blobs for saveEncodedBlob must do the same. */
+  get compressionMode(): CompressionMode {
+    return this.compression;
+  }
+
+  /** Stores a blob another thread already compressed and sealed with this repository's key, unless it is stored already. */
+  async saveEncodedBlob(type: BlobType, id: string, plainLength: number, encoded: EncodedBlob): Promise<SaveResult> {
+    if (this.uploadError) throw this.uploadError;
+    if (this.hasBlob(type, id)) return { id, added: false, storedSize: 0, length: plainLength };
+    return this.storeNew(type, id, plainLength, () => encoded);
+  }
+
   private pool(): BlobCodecPool {
     if (!this.codecPool) {
-      const pool = new BlobCodecPool(this.key, this.config.version, this.compression, this.config.chunker_polynomial);
-      pool.onPack = (pack) => this.queueUpload(pack, () => pool.returnPack(pack));
+      const pool = new BlobCodecPool(this.key, this.config.version, this.compression, this.config.chunker_polynomial, { stageDir: this.backend.stagingDir() });
+      pool.onPack = (pack) => this.queueUpload(pack, () => pool.packStored(pack));
       this.codecPool = pool;
     }
     return this.codecPool;
+  }
+
+  private writer(type: BlobType): PackFileWriter {
+    return (this.writerOf[type] ??= new PackFileWriter(type, this.backend.stagingDir(), trackStaged));
   }
 
   /** Compresses (when it helps) and seals a blob's plaintext on this thread. */
@@ -400,16 +421,19 @@ export class Repository {
     return encodeBlob(this.key, this.config.version, this.compression, type, plaintext);
   }
 
-  /** Finishes `writer`'s pack and queues its upload, waiting while too many uploads are queued (bounded memory). */
-  private async startUpload(writer: PackWriter): Promise<void> {
+  /** Finishes `writer`'s pack and queues its upload, waiting while too many uploads are queued (bounded staged files). */
+  private async startUpload(writer: PackFileWriter): Promise<void> {
     const pack = writer.finish(this.key);
     while (this.uploads.size >= maxParallelUploads(this.backend) + 1) await Promise.race(this.uploads);
-    if (this.uploadError) throw this.uploadError;
-    this.queueUpload(pack, () => writer.reuse(pack));
+    if (this.uploadError) {
+      await removeStaged(pack.path);
+      throw this.uploadError;
+    }
+    this.queueUpload(pack, () => {});
   }
 
-  /** Uploads and indexes a pack when an upload slot is free; `done` runs afterwards (success or not) to recycle its memory. */
-  private queueUpload(pack: FinishedPack, done: () => void): void {
+  /** Uploads and indexes a pack when an upload slot is free; `done` runs afterwards (success or not), when its staged file is gone. */
+  private queueUpload(pack: StagedPack, done: () => void): void {
     const p = this.uploadSlot()
       .then((release) => this.uploadPack(pack).finally(release))
       .catch((err: unknown) => {
@@ -434,8 +458,13 @@ export class Repository {
     };
   }
 
-  private async uploadPack(pack: FinishedPack): Promise<void> {
-    await this.backend.write({ type: 'pack', name: pack.id }, pack.bytes);
+  private async uploadPack(pack: StagedPack): Promise<void> {
+    try {
+      // a failed store is not retried here (the backend's retry wrapper did that): the file goes either way
+      await this.backend.writeFile({ type: 'pack', name: pack.id }, pack.path);
+    } finally {
+      await removeStaged(pack.path);
+    }
     this.index.addPack(pack.id, pack.blobs);
     for (const b of pack.blobs) this.inFlight.delete(b.type[0] + b.id);
     this.pendingIndex.push({ id: pack.id, blobs: pack.blobs.map(toIndexBlob) });
@@ -457,8 +486,8 @@ export class Repository {
     // the workers' unfinished packs arrive (and are queued for upload) before this resolves
     await this.codecPool?.flushPacks();
     for (const type of ['data', 'tree'] as const) {
-      const w = this.writers[type];
-      if (w.count > 0) await this.startUpload(w);
+      const w = this.writerOf[type];
+      if (w && w.count > 0) await this.startUpload(w);
     }
     await Promise.all(this.uploads);
     if (this.uploadError) throw this.uploadError;
@@ -533,6 +562,11 @@ export class Repository {
   /** Closes the backend. */
   async close(): Promise<void> {
     await Promise.allSettled(this.uploads);
+    // packs never flushed (a failed backup): their staged files go now, not at exit
+    for (const w of Object.values(this.writerOf)) {
+      const file = w.abandon();
+      if (file) await removeStaged(file);
+    }
     await this.codecPool?.close();
     await this.backend.close();
   }

@@ -6,6 +6,9 @@ import { describe, test } from 'node:test';
 import { CairnError } from '../../src/errors.js';
 import type { Backend, FileInfo, FileType, Handle } from '../../src/backend/backend.js';
 import { FaultBackend } from '../../src/backend/faults.js';
+import { RetryBackend } from '../../src/backend/retry.js';
+import { removeStaged, stagedPath, trackStaged } from '../../src/backend/staging.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 
 /** A fresh, empty repository location (not yet `create()`d) and how to remove it. */
 export interface ConformanceSubject {
@@ -56,6 +59,16 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 }
 
 const fileTypes: FileType[] = ['config', 'key', 'snapshot', 'index', 'lock', 'pack'];
+
+/** Creates a file in the backend's staging folder, as the pack writers do. */
+function stage(b: Backend, data: Buffer): string {
+  const dir = b.stagingDir();
+  mkdirSync(dir, { recursive: true });
+  const file = stagedPath(dir);
+  writeFileSync(file, data, { flag: 'wx' });
+  trackStaged(file);
+  return file;
+}
 
 /**
  * Registers the conformance tests for one backend under `describe(name)`.
@@ -189,6 +202,57 @@ export function runBackendConformance(name: string, makeBackend: () => Promise<C
       assert.deepEqual(seen, [], 'observed a partial file');
       assert.deepEqual(await b.stat(h), { name: h.name, size: data.length });
     }, true);
+
+    check(undefined, 'a staged file stored with writeFile reads back whole; once removed, nothing is left in the staging folder', async (b) => {
+      const h: Handle = { type: 'pack', name: randomId() };
+      const data = randomBytes(3 * 1024 * 1024 + 5);
+      const file = stage(b, data);
+      await b.writeFile(h, file);
+      assert.deepEqual(await b.stat(h), { name: h.name, size: data.length });
+      assert.ok((await b.read(h)).equals(data));
+      assert.deepEqual(await collect(b.list('pack')), [{ name: h.name, size: data.length }]);
+      await removeStaged(file);
+      assert.equal(existsSync(file), false, 'the staged file must be gone');
+      assert.ok((await b.read(h)).equals(data), 'removing the staged file must not touch the stored one');
+    });
+
+    check('cut-write', 'a writeFile cut halfway leaves nothing under the final name, and the staged file can be sent again', async (b) => {
+      const h: Handle = { type: 'pack', name: randomId() };
+      const data = randomBytes(1024 * 1024);
+      const file = stage(b, data);
+      try {
+        const faulty = new FaultBackend(b, [{ action: 'cut-write', ops: ['write'], nth: 1 }]);
+        await assert.rejects(faulty.writeFile(h, file), (err: unknown) => {
+          assert.ok(!(err instanceof CairnError && err.code === 'fault-not-injected'), (err as Error).message);
+          return true;
+        });
+        for (const until = Date.now() + 2000; Date.now() < until && (await b.exists(h)); ) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(await b.exists(h), false, 'the cut file must not be visible');
+        assert.deepEqual(await collect(b.list('pack')), []);
+        assert.ok(existsSync(file), 'the staged file stays for another try');
+        await b.writeFile(h, file);
+        assert.ok((await b.read(h)).equals(data));
+      } finally {
+        await removeStaged(file);
+      }
+      assert.equal(existsSync(file), false);
+    });
+
+    check(undefined, 'the retry wrapper sends a staged file again from the start after a cut upload', async (b) => {
+      const h: Handle = { type: 'pack', name: randomId() };
+      const data = randomBytes(2 * 1024 * 1024 + 1);
+      const file = stage(b, data);
+      try {
+        const faulty = new FaultBackend(b, [{ action: 'cut-write', ops: ['write'], nth: 1 }]);
+        const retrying = new RetryBackend(faulty, { maxTries: 3, logger: () => {}, sleep: async () => {} });
+        await retrying.writeFile(h, file);
+        assert.equal(faulty.injected, 1);
+        assert.deepEqual(await b.stat(h), { name: h.name, size: data.length });
+        assert.ok((await b.read(h)).equals(data));
+      } finally {
+        await removeStaged(file);
+      }
+    });
 
     check(undefined, 'list finds 2,000 files spread over data/xx', async (b) => {
       const files = Array.from({ length: 2000 }, (_, i) => ({ name: createHash('sha256').update(`pack ${i}`).digest('hex'), size: 16 + (i % 32) }));

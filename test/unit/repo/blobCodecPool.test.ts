@@ -12,7 +12,7 @@ import { sha256Hex } from '../../../src/repo/ids.js';
 
 test('blobs encoded on worker threads open on this thread, and decode on workers checks the id', async () => {
   const key = newMasterKey();
-  const pool = new BlobCodecPool(key, 2, 'auto', testPolynomial, 2);
+  const pool = new BlobCodecPool(key, 2, 'auto', testPolynomial, { size: 2 });
   try {
     const inputs = [Buffer.from('x'.repeat(200_000)), randomBytes(300_000), Buffer.alloc(70_000, 1)];
     const copies = inputs.map((b) => Buffer.from(b));
@@ -31,7 +31,7 @@ test('blobs encoded on worker threads open on this thread, and decode on workers
 });
 
 test('when a worker dies, jobs fail at once instead of waiting forever', async () => {
-  const pool = new BlobCodecPool(newMasterKey(), 2, 'auto', testPolynomial, 1);
+  const pool = new BlobCodecPool(newMasterKey(), 2, 'auto', testPolynomial, { size: 1 });
   const workers = (pool as unknown as { workers: Worker[] }).workers;
   await workers[0]!.terminate();
   await new Promise((r) => setTimeout(r, 50));
