@@ -7,6 +7,7 @@ import { Chunker } from '../chunker/chunker.js';
 import { GoMode, type Node } from '../repo/node.js';
 import { WorkerFileError } from '../repo/blobCodecPool.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
+import { SmallFileError, SmallFileReader } from '../repo/smallFileReader.js';
 import { formatLocalGoTime, LocalTimeFormatter, parseGoTime } from '../repo/timeFormat.js';
 import { ExcludeFilter } from './excludeFilter.js';
 import { nodeFromStat } from './nodeFromStat.js';
@@ -100,6 +101,17 @@ const smallFileSize = 4 * 1024 * 1024;
 /** Chunks of one file being compressed and encrypted at once (bounds memory: chunks are ≤ 8 MiB, ~1 MiB on average). */
 const chunksInFlight = 4;
 const cacheDirSignature = 'Signature: 8a477f597d28d172789f06886806bc55';
+/**
+ * Small files read on this thread before the small-file workers start: a
+ * backup of a handful of files is over before a worker would be up.
+ */
+const smallFilesBeforeWorkers = 64;
+
+/** A file of a folder whose content is being stored on a small-file worker; `done` is false when it could not be read. */
+interface PendingFile {
+  node: Node;
+  done: Promise<boolean>;
+}
 
 function emptyStats(): ArchiveStats {
   return { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, dataBlobs: 0, treeBlobs: 0, dataAdded: 0, dataAddedPacked: 0, totalFilesProcessed: 0, totalBytesProcessed: 0, bytesRead: 0, errors: 0 };
@@ -155,6 +167,8 @@ export class Archiver {
   private readonly times = new LocalTimeFormatter();
   private readonly formatTime = (ns: bigint): string => this.times.format(ns);
   private writesAllowed: Promise<void> | undefined;
+  private smallFiles: SmallFileReader | undefined;
+  private smallFilesSeen = 0;
 
   constructor(repo: Repository, opts: ArchiveOptions = {}) {
     this.repo = repo;
@@ -169,7 +183,11 @@ export class Archiver {
 
   /** Archives `entries` as the root tree; returns its id. */
   async archive(entries: ArchiveEntry[]): Promise<string> {
-    return this.inParentTree(this.opts.parentTree, (parent) => this.archiveEntries(entries, parent, ''));
+    try {
+      return await this.inParentTree(this.opts.parentTree, (parent) => this.archiveEntries(entries, parent, ''));
+    } finally {
+      await this.smallFiles?.close();
+    }
   }
 
   /**
@@ -262,8 +280,12 @@ export class Archiver {
     else this.stats.dirsChanged++;
   }
 
-  /** Archives one filesystem path (any type) under `name`; `rootDev` bounds --one-file-system. */
-  private async archivePath(absPath: string, name: string, parentNode: Node | undefined, rootDev: bigint | undefined): Promise<Node | undefined> {
+  /**
+   * Archives one filesystem path (any type) under `name`; `rootDev` bounds
+   * --one-file-system. A small file may be returned before its content is
+   * stored: it is then added to `later`, which the caller awaits.
+   */
+  private async archivePath(absPath: string, name: string, parentNode: Node | undefined, rootDev: bigint | undefined, later?: PendingFile[]): Promise<Node | undefined> {
     this.opts.signal?.throwIfAborted();
     if (this.filter.excludes(absPath)) return undefined;
     let st: BigIntStats;
@@ -298,6 +320,8 @@ export class Archiver {
       node.subtree = await this.inParentTree(parentTree, async (parent) => {
         // absPath is resolved (no trailing slash but for "/") and names have no "/": plain concatenation is path.join
         const prefix = absPath.endsWith('/') ? absPath : absPath + '/';
+        // small files do not hold an entry slot while a worker reads them: many go out in one batch
+        const pending: PendingFile[] = [];
         const children = await mapLimit(names, entriesInFlight, async (child) => {
           const childPath = prefix + child;
           if (this.opts.oneFileSystem) {
@@ -308,14 +332,17 @@ export class Archiver {
               // reported when archived
             }
           }
-          return this.archivePath(childPath, child, parent?.byName.get(child), dev);
+          return this.archivePath(childPath, child, parent?.byName.get(child), dev, pending);
         });
-        return children.filter((n): n is Node => n !== undefined);
+        const unread = new Set<Node>();
+        const done = await Promise.all(pending.map((p) => p.done));
+        for (let i = 0; i < pending.length; i++) if (!done[i]) unread.add(pending[i]!.node);
+        return children.filter((n): n is Node => n !== undefined && !unread.has(n));
       });
       this.countDir(node, parentNode);
       return node;
     }
-    if (st.isFile()) return this.archiveFile(absPath, st, node, parentNode);
+    if (st.isFile()) return this.archiveFile(absPath, st, node, parentNode, later);
     return node;
   }
 
@@ -333,7 +360,7 @@ export class Archiver {
     return true;
   }
 
-  private async archiveFile(absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<Node | undefined> {
+  private async archiveFile(absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined, later?: PendingFile[]): Promise<Node | undefined> {
     this.stats.totalFilesProcessed++;
     this.stats.totalBytesProcessed += Number(st.size);
     if (parentNode && this.unchanged(st, node, parentNode)) {
@@ -343,6 +370,53 @@ export class Archiver {
       return node;
     }
     await this.beforeWrite(); // outside the try below: a lock that failed is no unreadable file
+    const reader = later && st.size <= BigInt(SmallFileReader.maxFileSize) ? this.smallFileReader() : undefined;
+    if (reader) {
+      const done = this.storeSmallFile(reader, absPath, st, node, parentNode);
+      done.catch(() => {}); // awaited by the folder; this only keeps an early failure from being "unhandled"
+      later!.push({ node, done });
+      return node;
+    }
+    return (await this.storeFile(absPath, st, node, parentNode)) ? node : undefined;
+  }
+
+  /** The small-file workers, once enough small files were seen to be worth starting them (undefined before, or with workers off). */
+  private smallFileReader(): SmallFileReader | undefined {
+    if (this.smallFiles) return this.smallFiles;
+    if (++this.smallFilesSeen <= smallFilesBeforeWorkers || !this.repo.chunksOnWorkers) return undefined;
+    this.smallFiles = new SmallFileReader(this.repo);
+    return this.smallFiles;
+  }
+
+  /** Stores a small file's content through the small-file workers; false when it could not be read (reported). */
+  private async storeSmallFile(reader: SmallFileReader, absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<boolean> {
+    let r: Awaited<ReturnType<SmallFileReader['store']>>;
+    try {
+      r = await reader.store(absPath, Number(st.size));
+    } catch (err) {
+      if (!(err instanceof SmallFileError)) throw err; // the repository failed: the backup ends
+      this.reportError(absPath, err);
+      return false;
+    }
+    if (r === 'tooBig') return this.storeFile(absPath, st, node, parentNode); // it grew since its stat
+    node.content = r.blob ? [r.blob.id] : [];
+    if (r.size > 0) node.size = r.size;
+    else delete node.size;
+    this.stats.bytesRead += r.size;
+    this.bytesDone += r.size;
+    if (r.blob?.added) {
+      this.stats.dataBlobs++;
+      this.stats.dataAdded += r.size;
+      this.stats.dataAddedPacked += r.blob.storedSize;
+    }
+    if (parentNode?.type === 'file') this.stats.filesChanged++;
+    else this.stats.filesNew++;
+    this.progress(0);
+    return true;
+  }
+
+  /** Reads and stores a file's content (on this thread, or on a worker for big files); false when it could not be read (reported). */
+  private async storeFile(absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<boolean> {
     const onWorker = st.size >= BigInt(workerFileSize) && this.repo.chunksOnWorkers;
     const slots = onWorker ? this.workerFileSlots : this.fileSlots;
     await slots.acquire();
@@ -356,7 +430,7 @@ export class Archiver {
       // the repository failing (an upload, a full disk) ends the backup; only a file that cannot be read is skipped
       if (err instanceof RepositoryWriteError) throw err.cause;
       this.reportError(absPath, err);
-      return undefined;
+      return false;
     } finally {
       this.current.delete(absPath);
       slots.release();
@@ -364,7 +438,7 @@ export class Archiver {
     if (parentNode?.type === 'file') this.stats.filesChanged++;
     else this.stats.filesNew++;
     this.progress(0);
-    return node;
+    return true;
   }
 
   /** Reads and chunks a file on this thread (small files, or when worker threads are off). */
