@@ -13,17 +13,69 @@ export class MacError extends Error {
   }
 }
 
-/** One AES-128-ECB context per MAC key: ECB keeps no state between blocks, so it is reused for every nonce. */
+/** One AES-ECB context per key (the MAC's AES-128, the data's AES-256): ECB keeps no state between blocks, so it serves every nonce. */
 const ecbByKey = new WeakMap<Buffer, Cipher>();
 
-function ecbFor(macK: Buffer): Cipher {
-  let aes = ecbByKey.get(macK);
+function ecbFor(aesKey: Buffer): Cipher {
+  let aes = ecbByKey.get(aesKey);
   if (!aes) {
-    aes = createCipheriv('aes-128-ecb', macK, null);
+    aes = createCipheriv(aesKey.length === 32 ? 'aes-256-ecb' : 'aes-128-ecb', aesKey, null);
     aes.setAutoPadding(false);
-    ecbByKey.set(macK, aes);
+    ecbByKey.set(aesKey, aes);
   }
   return aes;
+}
+
+/**
+ * Plaintexts up to this size are encrypted with keystream from one long-lived
+ * AES-256-ECB context per key (CTR by hand); bigger ones with a CTR cipher of
+ * their own. A cipher object per blob costs several microseconds and a
+ * finalizer for the garbage collector, which dominates for tiny blobs.
+ */
+const handCtrMax = 4 * 1024;
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Counter blocks for handCtr, reused (the ECB context copies them). */
+const counterBytes = Buffer.alloc(handCtrMax);
+const counterWords = new Int32Array(counterBytes.buffer, counterBytes.byteOffset, handCtrMax >>> 2);
+/** The IV as machine-order words. */
+const ivWords = new Int32Array(4);
+const ivBytes = new Uint8Array(ivWords.buffer);
+
+function bswap(x: number): number {
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+/**
+ * AES-256-CTR of plaintext[0..n) from `iv` into out[at..at+n) (at + out's
+ * offset a multiple of 4) with keystream from the key's ECB context. The
+ * counter is the whole IV as a big-endian number, as Go's cipher.NewCTR
+ * counts; false (nothing written) when the low 32 bits would wrap, which
+ * the caller leaves to OpenSSL's CTR.
+ */
+function handCtr(key: Buffer, iv: Uint8Array, plaintext: Uint8Array, out: Buffer, at: number): boolean {
+  const n = plaintext.length;
+  const blocks = (n + 15) >>> 4;
+  const low = ((iv[12]! << 24) | (iv[13]! << 16) | (iv[14]! << 8) | iv[15]!) >>> 0;
+  if (!littleEndian || low + blocks > 0xffffffff || (out.byteOffset + at) % 4 !== 0) return false;
+  ivBytes.set(iv);
+  const w0 = ivWords[0]!;
+  const w1 = ivWords[1]!;
+  const w2 = ivWords[2]!;
+  const c = counterWords;
+  for (let b = 0, o = 0; b < blocks; b++, o += 4) {
+    c[o] = w0;
+    c[o + 1] = w1;
+    c[o + 2] = w2;
+    c[o + 3] = bswap(low + b);
+  }
+  const stream = ecbFor(key).update(counterBytes.subarray(0, blocks << 4));
+  out.set(plaintext, at);
+  const words = n >>> 2;
+  const o32 = new Int32Array(out.buffer, out.byteOffset + at, words);
+  const s32 = new Int32Array(stream.buffer, stream.byteOffset, words);
+  for (let i = 0; i < words; i++) o32[i]! ^= s32[i]!;
+  for (let i = words << 2; i < n; i++) out[at + i]! ^= stream[i]!;
+  return true;
 }
 
 /** Random bytes drawn in batches: one 16-byte IV per blob would otherwise cost a call into the CSPRNG each. */
@@ -61,10 +113,12 @@ export function seal(key: CryptoKey, plaintext: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(n + sealOverhead);
   writeFreshIv(out);
   const iv = out.subarray(0, 16);
-  const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
-  const written = cipher.update(plaintext).copy(out, 16);
-  cipher.final();
-  if (written !== n) throw new Error('aes-ctr produced a short ciphertext');
+  if (n > handCtrMax || !handCtr(key.encrypt, iv, plaintext, out, 16)) {
+    const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
+    const written = cipher.update(plaintext).copy(out, 16);
+    cipher.final();
+    if (written !== n) throw new Error('aes-ctr produced a short ciphertext');
+  }
   out.set(mac(key, iv, out.subarray(16, 16 + n)), 16 + n);
   return out;
 }
@@ -77,6 +131,10 @@ export function open(key: CryptoKey, sealed: Uint8Array): Buffer {
   const ct = buf.subarray(16, buf.length - 16);
   const tag = buf.subarray(buf.length - 16);
   if (!timingSafeEqual(mac(key, iv, ct), tag)) throw new MacError();
+  if (ct.length <= handCtrMax) {
+    const out = Buffer.allocUnsafe(ct.length);
+    if (handCtr(key.encrypt, iv, ct, out, 0)) return out; // CTR decryption is encryption
+  }
   const decipher = createDecipheriv('aes-256-ctr', key.encrypt, iv);
   const out = decipher.update(ct);
   decipher.final();

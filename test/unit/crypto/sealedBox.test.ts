@@ -30,7 +30,7 @@ async function fixtureMasterKey(): Promise<CryptoKey> {
 
 test('a sealed box is IV ‖ AES-256-CTR ciphertext ‖ Poly1305-AES of the ciphertext', () => {
   const key = newMasterKey();
-  for (const n of [0, 1, 15, 16, 17, 1000, 1024 * 1024 + 3]) {
+  for (const n of [0, 1, 15, 16, 17, 1000, 4095, 4096, 4097, 1024 * 1024 + 3]) {
     const plain = Buffer.alloc(n, 0x5a);
     const box = seal(key, plain);
     assert.equal(box.length, n + sealOverhead);
