@@ -369,15 +369,17 @@ export class Archiver {
       this.progress(Number(st.size));
       return node;
     }
+    // only the size is kept from here on: the stat object would outlive its file's wait on a worker
+    const size = st.size;
     await this.beforeWrite(); // outside the try below: a lock that failed is no unreadable file
-    const reader = later && st.size <= BigInt(SmallFileReader.maxFileSize) ? this.smallFileReader() : undefined;
+    const reader = later && size <= BigInt(SmallFileReader.maxFileSize) ? this.smallFileReader() : undefined;
     if (reader) {
-      const done = this.storeSmallFile(reader, absPath, st, node, parentNode);
+      const done = this.storeSmallFile(reader, absPath, size, node, parentNode);
       done.catch(() => {}); // awaited by the folder; this only keeps an early failure from being "unhandled"
       later!.push({ node, done });
       return node;
     }
-    return (await this.storeFile(absPath, st, node, parentNode)) ? node : undefined;
+    return (await this.storeFile(absPath, size, node, parentNode)) ? node : undefined;
   }
 
   /** The small-file workers, once enough small files were seen to be worth starting them (undefined before, or with workers off). */
@@ -389,16 +391,16 @@ export class Archiver {
   }
 
   /** Stores a small file's content through the small-file workers; false when it could not be read (reported). */
-  private async storeSmallFile(reader: SmallFileReader, absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<boolean> {
+  private async storeSmallFile(reader: SmallFileReader, absPath: string, size: bigint, node: Node, parentNode: Node | undefined): Promise<boolean> {
     let r: Awaited<ReturnType<SmallFileReader['store']>>;
     try {
-      r = await reader.store(absPath, Number(st.size));
+      r = await reader.store(absPath, Number(size));
     } catch (err) {
       if (!(err instanceof SmallFileError)) throw err; // the repository failed: the backup ends
       this.reportError(absPath, err);
       return false;
     }
-    if (r === 'tooBig') return this.storeFile(absPath, st, node, parentNode); // it grew since its stat
+    if (r === 'tooBig') return this.storeFile(absPath, size, node, parentNode); // it grew since its stat
     node.content = r.blob ? [r.blob.id] : [];
     if (r.size > 0) node.size = r.size;
     else delete node.size;
@@ -416,13 +418,13 @@ export class Archiver {
   }
 
   /** Reads and stores a file's content (on this thread, or on a worker for big files); false when it could not be read (reported). */
-  private async storeFile(absPath: string, st: BigIntStats, node: Node, parentNode: Node | undefined): Promise<boolean> {
-    const onWorker = st.size >= BigInt(workerFileSize) && this.repo.chunksOnWorkers;
+  private async storeFile(absPath: string, statSize: bigint, node: Node, parentNode: Node | undefined): Promise<boolean> {
+    const onWorker = statSize >= BigInt(workerFileSize) && this.repo.chunksOnWorkers;
     const slots = onWorker ? this.workerFileSlots : this.fileSlots;
     await slots.acquire();
     this.current.add(absPath);
     try {
-      const { content, size } = onWorker ? await this.storeFileOnWorker(absPath) : await this.storeFileHere(absPath, st.size);
+      const { content, size } = onWorker ? await this.storeFileOnWorker(absPath) : await this.storeFileHere(absPath, statSize);
       node.content = content;
       if (size > 0) node.size = size;
       else delete node.size;

@@ -30,7 +30,7 @@ const batchFiles = 128;
 /** Bytes of file content per batch message. */
 const batchBytes = 1024 * 1024;
 /** Files queued or being read at once (bounds memory; several batches keep the workers busy). */
-const filesInFlight = 8 * batchFiles;
+const filesInFlight = 4 * batchFiles;
 
 interface Queued {
   path: string;
