@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import fs, { constants as fsConstants } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { CryptoKey } from '../crypto/masterKey.js';
-import { open } from '../crypto/sealedBox.js';
+import { BoxReader } from '../crypto/boxReader.js';
 
 /** Why a blob of a range could not be used: its bytes fail a check. */
 export type BlobFailure = 'mac' | 'decompress' | 'length' | 'id';
@@ -61,42 +61,57 @@ interface ZstdDCtx {
 }
 const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as { DCtx: new () => ZstdDCtx };
 
+/** A buffer of at least `n` bytes: `b` itself when big enough, else a new one rounded up to whole MiB (chunks are at most 8 MiB). */
+function atLeast(b: Buffer, n: number): Buffer {
+  return b.length >= n ? b : Buffer.allocUnsafeSlow(Math.ceil(n / (1 << 20)) * (1 << 20));
+}
+
 /**
- * Opens sealed blobs: MAC, AES-CTR, zstd into one reused buffer, SHA-256
- * against the id. Reusing the buffer spares an allocation (and its page
- * faults and later collection) per compressed blob.
+ * Opens sealed blobs: MAC and AES-CTR piece by piece into one reused buffer
+ * (BoxReader), zstd into another, SHA-256 against the id. Nothing the size of
+ * a blob is allocated per blob: the worker's memory stays at its two buffers.
  */
 export class BlobOpener {
   private readonly dctx = new zstdBinding.DCtx();
-  private scratch = Buffer.alloc(0);
+  private readonly boxes: BoxReader;
+  /** Decrypted bytes of a compressed blob. */
+  private packed: Buffer = Buffer.alloc(0);
+  /** Plaintext: decompressed, or decrypted straight here when stored uncompressed. */
+  private plain: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly key: CryptoKey) {}
+  constructor(key: CryptoKey) {
+    this.boxes = new BoxReader(key);
+  }
 
   /**
-   * The blob's plaintext, or why it cannot be had. The plaintext of a
-   * compressed blob lives in the reused buffer: valid until the next call.
+   * The blob's plaintext, or why it cannot be had. The plaintext lives in a
+   * reused buffer: valid until the next call.
    */
   open(sealed: Uint8Array, b: RangeBlob): Buffer | BlobFailure {
-    let plain: Buffer;
-    try {
-      plain = open(this.key, sealed);
-    } catch {
-      return 'mac';
-    }
     const want = b.uncompressedLength;
+    let plain: Buffer;
     if (want) {
-      if (this.scratch.length < want) this.scratch = Buffer.allocUnsafe(Math.ceil(want / (1 << 20)) * (1 << 20)); // chunks are at most 8 MiB
-      let n: number;
+      this.packed = atLeast(this.packed, sealed.length);
+      const n = this.boxes.openInto(sealed, this.packed);
+      if (n < 0) return 'mac';
+      this.plain = atLeast(this.plain, want);
+      let got: number;
       try {
-        n = this.dctx.decompress(this.scratch, plain);
+        got = this.dctx.decompress(this.plain, this.packed.subarray(0, n));
       } catch {
         return 'decompress';
       }
-      if (n !== want) return 'length';
-      plain = this.scratch.subarray(0, n);
+      if (got !== want) return 'length';
+      plain = this.plain.subarray(0, got);
+      if (createHash('sha256').update(plain).digest('hex') !== b.id) return 'id';
+      return plain;
     }
-    if (createHash('sha256').update(plain).digest('hex') !== b.id) return 'id';
-    return plain;
+    this.plain = atLeast(this.plain, sealed.length);
+    const hash = createHash('sha256');
+    const n = this.boxes.openInto(sealed, this.plain, 0, (piece) => hash.update(piece)); // hashed while in cache
+    if (n < 0) return 'mac';
+    if (hash.digest('hex') !== b.id) return 'id';
+    return this.plain.subarray(0, n);
   }
 }
 
@@ -242,16 +257,19 @@ export interface PackBlobRef {
 
 /**
  * Verification of one pack fed in consecutive segments: hashes every byte
- * (the pack's name is its SHA-256) and opens every blob once its bytes are in,
- * keeping only the bytes of a blob that straddles two segments.
+ * (the pack's name is its SHA-256) and opens every blob once its bytes are in.
+ * Blobs inside a segment are opened where they lie; only the bytes of blobs
+ * that straddle segments are copied, into one reused buffer.
  */
 export class PackVerifier {
   private readonly hash: Hash = createHash('sha256');
   private readonly blobs: PackBlobRef[];
   private next = 0;
   private pos = 0;
-  private carry: Buffer | undefined;
+  /** Pack bytes [carryStart, carryStart + carryLen) of blobs not yet complete. */
+  private carry: Buffer = Buffer.alloc(0);
   private carryStart = 0;
+  private carryLen = 0;
   /** Blobs that failed, by index into the sorted list given. */
   readonly failed: { blob: number; reason: BlobFailure }[] = [];
 
@@ -263,33 +281,54 @@ export class PackVerifier {
     this.blobs = blobs;
   }
 
+  private check(bytes: Buffer, at: number): void {
+    const b = this.blobs[this.next]!;
+    const r = this.opener.open(bytes.subarray(at, at + b.length), { id: b.id, at, length: b.length, uncompressedLength: b.uncompressedLength });
+    if (typeof r === 'string') this.failed.push({ blob: this.next, reason: r });
+    this.next++;
+  }
+
   /** Takes the next segment of the pack (it must start where the previous one ended). */
   update(segment: Uint8Array): void {
     this.hash.update(segment);
+    const seg = Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
     const segStart = this.pos;
-    this.pos += segment.length;
-    let win = Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
-    let winStart = segStart;
-    if (this.carry) {
-      win = Buffer.concat([this.carry, win]);
-      winStart = this.carryStart;
-      this.carry = undefined;
-    }
-    while (this.next < this.blobs.length) {
-      const b = this.blobs[this.next]!;
-      if (b.offset + b.length > this.pos) break;
-      const at = b.offset - winStart;
-      const r = this.opener.open(win.subarray(at, at + b.length), { id: b.id, at, length: b.length, uncompressedLength: b.uncompressedLength });
-      if (typeof r === 'string') this.failed.push({ blob: this.next, reason: r });
-      this.next++;
-    }
-    if (this.next < this.blobs.length) {
-      const from = Math.max(this.blobs[this.next]!.offset, winStart);
-      if (from < this.pos) {
-        this.carry = Buffer.from(win.subarray(from - winStart)); // a copy: the segment's memory may be handed back
-        this.carryStart = from;
+    this.pos += seg.length;
+    const blobs = this.blobs;
+    if (this.carryLen > 0) {
+      // complete the blobs that began before this segment, from the carried bytes plus as much of it as they need
+      let needEnd = 0;
+      for (let k = this.next; k < blobs.length && blobs[k]!.offset < segStart; k++) needEnd = Math.max(needEnd, blobs[k]!.offset + blobs[k]!.length);
+      const take = Math.min(needEnd, this.pos) - segStart;
+      this.keep(seg, 0, take);
+      while (this.next < blobs.length && blobs[this.next]!.offset < segStart) {
+        const b = blobs[this.next]!;
+        if (b.offset + b.length > this.pos) return; // still incomplete: the rest comes with later segments
+        this.check(this.carry, b.offset - this.carryStart);
       }
+      this.carryLen = 0;
     }
+    while (this.next < blobs.length) {
+      const b = blobs[this.next]!;
+      if (b.offset + b.length > this.pos) break;
+      this.check(seg, b.offset - segStart);
+    }
+    if (this.next < blobs.length && blobs[this.next]!.offset < this.pos) {
+      this.carryStart = blobs[this.next]!.offset;
+      this.keep(seg, this.carryStart - segStart, this.pos - this.carryStart);
+    }
+  }
+
+  /** Appends seg[from, from + len) to the carried bytes (the segment's memory may be handed back). */
+  private keep(seg: Buffer, from: number, len: number): void {
+    const need = this.carryLen + len;
+    if (this.carry.length < need) {
+      const bigger = Buffer.allocUnsafeSlow(Math.ceil(need / (1 << 20)) * (1 << 20));
+      this.carry.copy(bigger, 0, 0, this.carryLen);
+      this.carry = bigger;
+    }
+    seg.copy(this.carry, this.carryLen, from, from + len);
+    this.carryLen = need;
   }
 
   /** The pack's SHA-256 over every byte given. */

@@ -207,11 +207,29 @@ export async function writePackBlobs(repo: Repository, packId: string, blobs: Bl
 }
 
 /**
- * Reads a whole pack in segments and, on a worker, hashes it and opens every
- * listed blob (`blobs` sorted by offset, all inside the file) against its id.
- * At most two segments of one pack (8 MiB each) are in memory at a time.
+ * Where the segment that starts at `pos` ends: at a blob boundary when one
+ * falls within `segmentSize` (so no blob straddles two segments and nothing
+ * is carried over), else at the end of the one blob that is longer.
  */
-export async function verifyPackData(repo: Repository, packId: string, size: number, blobs: PackBlobRef[], segmentSize = 8 * 1024 * 1024): Promise<PackDataCheck> {
+function segmentEnd(blobs: PackBlobRef[], from: number, pos: number, size: number, segmentSize: number): { end: number; next: number } {
+  let end = Math.min(size, pos + segmentSize);
+  let k = from;
+  while (k < blobs.length && blobs[k]!.offset + blobs[k]!.length <= end) k++;
+  if (k < blobs.length && blobs[k]!.offset < end) {
+    // blob k would straddle: end before it, or after it when it begins the segment
+    end = blobs[k]!.offset > pos ? blobs[k]!.offset : Math.min(size, blobs[k]!.offset + blobs[k]!.length);
+    if (end > blobs[k]!.offset) k++;
+  }
+  return { end, next: k };
+}
+
+/**
+ * Reads a whole pack in segments of about `segmentSize` bytes that end at blob
+ * boundaries and, on a worker, hashes it and opens every listed blob
+ * (`blobs` sorted by offset, all inside the file) against its id. At most two
+ * segments of one pack are in memory at a time.
+ */
+export async function verifyPackData(repo: Repository, packId: string, size: number, blobs: PackBlobRef[], segmentSize = 2 * 1024 * 1024): Promise<PackDataCheck> {
   const out: PackDataCheck = { bytes: 0, failed: [] };
   const p = pool();
   const session = nextSession++;
@@ -219,9 +237,12 @@ export async function verifyPackData(repo: Repository, packId: string, size: num
   const inline = p ? undefined : new PackVerifier(inlineOpener(repo.key), blobs);
   let last: Promise<PackResponse> | undefined;
   let pos = 0;
+  let nextBlob = 0;
   try {
     while (pos < size) {
-      const len = Math.min(segmentSize, size - pos);
+      const seg = segmentEnd(blobs, nextBlob, pos, size, segmentSize);
+      nextBlob = seg.next;
+      const len = seg.end - pos;
       const buf = await repo.backend.read({ type: 'pack', name: packId }, pos, len);
       out.bytes += buf.length;
       if (buf.length !== len) throw new Error(`short read at offset ${pos}`);
