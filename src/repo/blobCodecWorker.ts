@@ -61,13 +61,13 @@ let polynomial = 0n;
 const kept = new Map<number, { id: string; data: Uint8Array }>();
 let keptBytes = 0;
 /** Past this many kept bytes, files stop being read until the main thread catches up: memory stays flat. */
-const keptLimit = 16 * 1024 * 1024;
+const keptLimit = 8 * 1024 * 1024;
 /** Kept blobs cut from files get negative numbers, so they never collide with the pool's job numbers. */
 let nextKept = -1;
 const readSize = 2 * 1024 * 1024;
 
-/** Bytes handled between two collections of this thread's small heap (see releaseDeadBuffers). */
-const collectEvery = 64 * 1024 * 1024;
+/** Bytes allocated for blobs (chunk, ciphertext, sealed box) between two collections of this thread's small heap (see releaseDeadBuffers). */
+const collectEvery = 48 * 1024 * 1024;
 let bytesSinceCollect = 0;
 
 function countGarbage(bytes: number): void {
@@ -121,7 +121,7 @@ const peers = new Map<number, MessagePort>();
 function storeBlob(job: number, id: string, data: Uint8Array, packSize: number): void {
   try {
     const r = encodeBlob(key!, version, compression, 'data', data);
-    countGarbage(data.length);
+    countGarbage(data.length + 2 * r.sealed.length);
     packer!.add(id, r.sealed, r.uncompressedLength);
     parentPort!.postMessage({ job, stored: r.sealed.length } satisfies CodecResponse);
     if (packer!.isFull(packSize)) sendPack();
@@ -180,15 +180,26 @@ function packStored(): void {
 interface FileJob {
   job: number;
   fd: number;
-  chunker: Chunker;
-  buffer: Buffer;
   size: number;
 }
 
-const waiting: FileJob[] = [];
+/**
+ * One file at a time per worker, with one chunker and one read buffer: each file in flight would
+ * hold a read buffer and a partial chunk of up to 8 MiB, and the archiver sends several at once.
+ * A worker's core is busy with one file anyway; the others wait their turn here (in order).
+ */
+const queuedFiles: { job: number; path: string }[] = [];
+let current: FileJob | undefined;
+/** Set while the current file waits for kept bytes to be released. */
+let paused = false;
+let chunker: Chunker | undefined;
+let readBuffer: Buffer | undefined;
 
 function resumeFiles(): void {
-  for (const f of waiting.splice(0)) setImmediate(() => stepFile(f));
+  if (!paused || !current) return;
+  paused = false;
+  const f = current;
+  setImmediate(() => stepFile(f));
 }
 
 function postChunks(f: FileJob, chunks: Buffer[]): void {
@@ -209,42 +220,54 @@ function failFile(job: number, err: unknown, fd?: number): void {
   parentPort!.postMessage(out);
 }
 
+/** The current file is done (or failed): the next queued one starts. */
+function nextFile(): void {
+  current = undefined;
+  paused = false;
+  const next = queuedFiles.shift();
+  if (next) setImmediate(() => startFile(next.job, next.path));
+}
+
 function stepFile(f: FileJob): void {
   try {
-    const n = fs.readSync(f.fd, f.buffer, 0, f.buffer.length, null);
+    const n = fs.readSync(f.fd, readBuffer!, 0, readBuffer!.length, null);
     if (n === 0) {
       fs.closeSync(f.fd);
-      spareBuffers.push(f.buffer);
-      postChunks(f, f.chunker.finish());
+      postChunks(f, chunker!.finish());
       parentPort!.postMessage({ job: f.job, fileDone: f.size } satisfies CodecResponse);
+      nextFile();
       return;
     }
     f.size += n;
-    postChunks(f, f.chunker.push(f.buffer.subarray(0, n)));
+    postChunks(f, chunker!.push(readBuffer!.subarray(0, n)));
     parentPort!.postMessage({ job: f.job, read: n } satisfies CodecResponse);
   } catch (err) {
-    spareBuffers.push(f.buffer);
+    chunker!.reset();
     failFile(f.job, err, f.fd);
+    nextFile();
     return;
   }
   if (keptBytes < keptLimit) setImmediate(() => stepFile(f));
-  else waiting.push(f);
+  else paused = true;
 }
 
-/** Read buffers of finished files, reused by the next ones. */
-const spareBuffers: Buffer[] = [];
-
 function startFile(job: number, path: string): void {
+  if (current) {
+    queuedFiles.push({ job, path });
+    return;
+  }
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
   } catch (err) {
     failFile(job, err);
+    nextFile();
     return;
   }
-  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(readSize);
-  const f: FileJob = { job, fd, chunker: new Chunker(polynomial), buffer, size: 0 };
-  stepFile(f);
+  chunker ??= new Chunker(polynomial);
+  readBuffer ??= Buffer.allocUnsafeSlow(readSize);
+  current = { job, fd, size: 0 };
+  stepFile(current);
 }
 
 /** Transfers only buffers that own their memory (small Buffers share Node's pool). */

@@ -106,3 +106,26 @@ test('with one big file alone, its chunks are stored by both workers and the fil
     assert.ok(back.equals(await fs.readFile(file)));
   });
 });
+
+test('many files saved at once (queued on the workers, one file at a time each) all come back whole, one missing file fails alone', async () => {
+  await withRepo(async (repo, tmp) => {
+    const files = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const file = path.join(tmp, `f${i}.bin`);
+        await fs.writeFile(file, randomBytes(1024 * 1024 + i * 100_000));
+        return file;
+      }),
+    );
+    const missing = path.join(tmp, 'missing.bin');
+    const results = await Promise.allSettled([...files, missing].map((f) => repo.saveFile(f, () => {})));
+    const last = results.pop()!;
+    assert.equal(last.status, 'rejected');
+    await repo.flush();
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.status, 'fulfilled');
+      const saved = (r as PromiseFulfilledResult<{ blobs: { id: string }[]; size: number }>).value;
+      const back = Buffer.concat(await Promise.all(saved.blobs.map((b) => repo.loadBlob('data', b.id))));
+      assert.ok(back.equals(await fs.readFile(files[i]!)), `file ${i}`);
+    }
+  });
+});
