@@ -111,7 +111,12 @@ interface NeededBlob {
   uses: BlobUse[];
 }
 
-const maxRange = 8 * 1024 * 1024;
+/**
+ * Longest pack range read at once (a longer blob is read alone). Each range in
+ * flight is held by the main thread or a worker; 2 MiB keeps that memory small
+ * (a file spread over many ranges costs one more open per range, microseconds).
+ */
+const maxRange = 2 * 1024 * 1024;
 const maxGap = 256 * 1024;
 const fsConcurrency = 16;
 const dataRemedy = 'The other files were restored. Run `cairn check --read-data` to find damaged packs; restore this file from another snapshot or repository copy.';
