@@ -9,6 +9,7 @@ import { WorkerFileError } from '../repo/blobCodecPool.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
 import { SmallFileError, SmallFileReader } from '../repo/smallFileReader.js';
 import { formatLocalGoTime, LocalTimeFormatter, parseGoTime } from '../repo/timeFormat.js';
+import { encodeTree } from '../repo/treeCodec.js';
 import { ExcludeFilter } from './excludeFilter.js';
 import { nodeFromStat } from './nodeFromStat.js';
 import { ParentTrees, type ParentTree } from './parentTrees.js';
@@ -210,7 +211,8 @@ export class Archiver {
 
   private async saveTree(nodes: Node[]): Promise<string> {
     await this.beforeWrite();
-    const r = await this.repo.saveTree(nodes);
+    // with small-file workers running, a tree is compressed and sealed there too
+    const r = this.smallFiles ? await this.smallFiles.saveTree(encodeTree(nodes)) : await this.repo.saveTree(nodes);
     if (r.added) {
       this.stats.treeBlobs++;
       this.stats.dataAddedPacked += r.storedSize;

@@ -5,7 +5,9 @@ import type { CompressionMode } from './blobCodec.js';
 export type SmallFileRequest =
   | { op: 'init'; key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array }; version: number; compression: CompressionMode; maxSize: number }
   /** Read each file; one answer for the whole batch. */
-  | { op: 'read'; job: number; paths: string[] };
+  | { op: 'read'; job: number; paths: string[] }
+  /** Compress and seal one tree blob (answers a SealedTree). */
+  | { op: 'tree'; job: number; data: Uint8Array };
 
 /** How one file of a batch turned out. */
 export const FileOutcome = {
@@ -34,5 +36,12 @@ export interface SmallFileBatch {
   errors: { at: number; message: string; code?: string; syscall?: string }[];
 }
 
+/** A tree blob compressed and sealed. */
+export interface SealedTree {
+  job: number;
+  tree: Uint8Array;
+  uncompressedLength?: number;
+}
+
 /** Messages the worker answers with. */
-export type SmallFileResponse = SmallFileBatch | { job: number; fatal: string };
+export type SmallFileResponse = SmallFileBatch | SealedTree | { job: number; fatal: string };

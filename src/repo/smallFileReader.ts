@@ -4,6 +4,7 @@ import { MIN_CHUNK_SIZE } from '../chunker/chunker.js';
 import type { EncodedBlob } from './blobCodec.js';
 import type { Repository, SaveResult } from './repository.js';
 import { FileOutcome, type SmallFileBatch, type SmallFileRequest, type SmallFileResponse } from './smallFileProtocol.js';
+import { sha256Hex } from './ids.js';
 import { startWorker } from './startWorker.js';
 
 /** A small file a worker could not read, with the errno code and syscall as node:fs reports them. */
@@ -30,7 +31,7 @@ const batchFiles = 128;
 /** Bytes of file content per batch message. */
 const batchBytes = 1024 * 1024;
 /** Files queued or being read at once (bounds memory; several batches keep the workers busy). */
-const filesInFlight = 4 * batchFiles;
+const filesInFlight = 8 * batchFiles;
 
 interface Queued {
   path: string;
@@ -53,6 +54,7 @@ export class SmallFileReader {
   /** Batches each worker holds. */
   private readonly load: number[] = [];
   private readonly batches = new Map<number, { worker: number; files: Queued[] }>();
+  private readonly trees = new Map<number, { worker: number; id: string; length: number; resolve: (r: SaveResult) => void; reject: (e: Error) => void }>();
   private queue: Queued[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -112,21 +114,60 @@ export class SmallFileReader {
     });
   }
 
+  /**
+   * Stores a tree blob (its encoded JSON), compressed and sealed on a worker
+   * unless the repository has it already: trees of many small files add up
+   * to tens of MiB of JSON, whose compression would hold up this thread.
+   */
+  async saveTree(plain: Buffer): Promise<SaveResult> {
+    if (this.broken) throw this.broken;
+    const id = sha256Hex(plain);
+    if (this.repo.hasBlob('tree', id)) return { id, added: false, storedSize: 0, length: plain.length };
+    const worker = this.leastBusy();
+    const job = this.nextJob++;
+    const sealed = new Promise<SaveResult>((resolve, reject) => this.trees.set(job, { worker, id, length: plain.length, resolve, reject }));
+    // handed over when it owns its memory (never a slice of Buffer's shared pool); copied otherwise
+    const owned = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+    this.post(worker, { op: 'tree', job, data: plain }, owned ? [plain.buffer as ArrayBuffer] : []);
+    return sealed;
+  }
+
+  private leastBusy(): number {
+    let worker = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[worker]!) worker = i;
+    return worker;
+  }
+
+  private post(worker: number, msg: SmallFileRequest, transfer: ArrayBuffer[] = []): void {
+    if (this.load[worker]!++ === 0) this.workers[worker]!.ref();
+    this.workers[worker]!.postMessage(msg, transfer);
+  }
+
   /** Sends the queued files to the least busy worker. */
   private send(): void {
     if (this.queue.length === 0) return;
     const files = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    let worker = 0;
-    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[worker]!) worker = i;
+    const worker = this.leastBusy();
     const job = this.nextJob++;
     this.batches.set(job, { worker, files });
-    if (this.load[worker]!++ === 0) this.workers[worker]!.ref();
-    this.workers[worker]!.postMessage({ op: 'read', job, paths: files.map((f) => f.path) } satisfies SmallFileRequest);
+    this.post(worker, { op: 'read', job, paths: files.map((f) => f.path) });
   }
 
   private settle(worker: number, m: SmallFileResponse): void {
+    const tree = this.trees.get(m.job);
+    if (tree) {
+      this.trees.delete(m.job);
+      if (--this.load[worker]! === 0) this.workers[worker]!.unref();
+      if ('fatal' in m) tree.reject(new Error(`small file worker: ${m.fatal}`));
+      else if ('tree' in m) {
+        const encoded: EncodedBlob = { sealed: Buffer.from(m.tree.buffer, m.tree.byteOffset, m.tree.byteLength) };
+        if (m.uncompressedLength) encoded.uncompressedLength = m.uncompressedLength;
+        this.repo.saveEncodedBlob('tree', tree.id, tree.length, encoded).then(tree.resolve, (err: unknown) => tree.reject(err instanceof Error ? err : new Error(String(err))));
+      }
+      return;
+    }
     const batch = this.batches.get(m.job);
     if (!batch) return;
     this.batches.delete(m.job);
@@ -134,7 +175,7 @@ export class SmallFileReader {
     const { files } = batch;
     if ('fatal' in m) {
       for (const f of files) f.reject(new Error(`small file worker: ${m.fatal}`));
-    } else {
+    } else if ('outcomes' in m) {
       this.deliver(files, m);
     }
     this.inFlight -= files.length;
@@ -179,6 +220,8 @@ export class SmallFileReader {
     this.broken ??= err;
     for (const { files } of this.batches.values()) for (const f of files) f.reject(err);
     this.batches.clear();
+    for (const t of this.trees.values()) t.reject(err);
+    this.trees.clear();
     for (const f of this.queue) f.reject(err);
     this.queue = [];
     for (const w of this.waiting.splice(0)) w();

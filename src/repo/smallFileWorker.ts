@@ -6,7 +6,7 @@ import { hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import type { CryptoKey } from '../crypto/masterKey.js';
 import { encodeBlob, type CompressionMode } from './blobCodec.js';
-import { FileOutcome, type SmallFileBatch, type SmallFileRequest, type SmallFileResponse } from './smallFileProtocol.js';
+import { FileOutcome, type SealedTree, type SmallFileBatch, type SmallFileRequest, type SmallFileResponse } from './smallFileProtocol.js';
 
 let key: CryptoKey | undefined;
 let version = 2;
@@ -76,6 +76,14 @@ function readBatch(job: number, paths: string[]): SmallFileBatch {
   return { job, outcomes, sizes, ids, sealed, ends, compressed, errors };
 }
 
+function sealTree(job: number, data: Uint8Array): SealedTree {
+  const enc = encodeBlob(key!, version, compression, 'tree', data);
+  // a copy of its own to transfer (a small sealed box may share its memory with others)
+  const answer: SealedTree = { job, tree: new Uint8Array(enc.sealed) };
+  if (enc.uncompressedLength) answer.uncompressedLength = enc.uncompressedLength;
+  return answer;
+}
+
 parentPort!.on('message', (msg: SmallFileRequest) => {
   if (msg.op === 'init') {
     const k = msg.key;
@@ -87,10 +95,10 @@ parentPort!.on('message', (msg: SmallFileRequest) => {
   }
   let answer: SmallFileResponse;
   try {
-    answer = readBatch(msg.job, msg.paths);
+    answer = msg.op === 'read' ? readBatch(msg.job, msg.paths) : sealTree(msg.job, msg.data);
   } catch (err) {
     answer = { job: msg.job, fatal: err instanceof Error ? err.message : String(err) };
   }
-  const transfer = 'sealed' in answer ? [answer.sealed.buffer as ArrayBuffer] : [];
+  const transfer = 'sealed' in answer ? [answer.sealed.buffer as ArrayBuffer] : 'tree' in answer ? [answer.tree.buffer as ArrayBuffer] : [];
   parentPort!.postMessage(answer, transfer);
 });
