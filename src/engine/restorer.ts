@@ -240,12 +240,22 @@ class RestoreRun {
   /** Directories made by this run (empty when made, so nothing inside needs clearing first). */
   private fresh: boolean[] = [];
   private files = new Map<number, FileState>();
+  /** Entries whose owner, times and mode were set as soon as their data was written. */
+  private metaDone: boolean[] = [];
+  private readonly earlyTimes: Promise<void>[] = [];
+  /** Entries other names are hard links to (their metadata waits until the links exist). */
+  private linkTargets = new Set<number>();
+  private readonly owners: boolean;
+  private readonly times: ExactTimeSetter;
 
   constructor(
     private readonly repo: Repository,
     private readonly opts: RestoreOptions,
     private readonly targetEmpty: boolean,
-  ) {}
+  ) {
+    this.owners = opts.owners ?? isRoot();
+    this.times = new ExactTimeSetter(opts.timeMethod);
+  }
 
   /** Records a problem and tells the caller right away. */
   report(e: RestoreError): void {
@@ -261,6 +271,8 @@ class RestoreRun {
   async restore(): Promise<void> {
     this.created = new Array<boolean>(this.entries.length).fill(false);
     this.fresh = new Array<boolean>(this.entries.length).fill(false);
+    this.metaDone = new Array<boolean>(this.entries.length).fill(false);
+    for (const e of this.entries) if (e.linkTo !== undefined) this.linkTargets.add(e.linkTo);
     this.prepareFiles();
     this.progress.filesTotal = this.entries.filter((e) => e.kind === 'file').length;
     this.progress.bytesTotal = [...this.files.values()].reduce((n, f) => n + f.size, 0);
@@ -464,7 +476,10 @@ class RestoreRun {
     const used = (blob: NeededBlob, ok: boolean): void => {
       for (const u of blob.uses) {
         if (ok) this.progress.bytesDone += blob.size;
-        if (--u.file.remaining === 0) this.progress.filesDone++;
+        if (--u.file.remaining === 0) {
+          this.progress.filesDone++;
+          this.fileDone(u.file);
+        }
       }
     };
 
@@ -596,49 +611,24 @@ class RestoreRun {
    */
   private async restoreMetadata(): Promise<void> {
     const entries = this.entries;
-    const owners = this.opts.owners ?? isRoot();
-    const times = new ExactTimeSetter(this.opts.timeMethod);
     // A later name of a hard link is the same inode as the first: nothing more to set.
-    const todo = entries.map((_, i) => i).filter((i) => this.created[i] && entries[i]!.linkTo === undefined);
+    const todo = entries.map((_, i) => i).filter((i) => this.created[i] && entries[i]!.linkTo === undefined && !this.metaDone[i]);
 
     if (this.opts.xattrs !== false) await this.restoreXattrs(todo);
-
-    const base = async (i: number): Promise<void> => {
-      const e = entries[i]!;
-      try {
-        if (owners) fsSync.lchownSync(e.path, e.node.uid, e.node.gid);
-      } catch (err) {
-        this.report(errorFor(e, 'set owner of', err));
-      }
-      const t = nodeTimes(e.node);
-      if (t) {
-        try {
-          await times.set({ path: e.path, ...t });
-        } catch (err) {
-          this.report(errorFor(e, 'set times of', err));
-        }
-      }
-    };
-    const chmod = async (i: number): Promise<void> => {
-      const e = entries[i]!;
-      // mode is omitted from the tree JSON when it is 0 (Go's omitempty): a missing mode means 0000
-      if (e.kind === 'symlink') return;
-      try {
-        fsSync.chmodSync(e.path, unixPermissions(e.node.mode ?? 0));
-      } catch (err) {
-        this.report(errorFor(e, 'set mode of', err));
-      }
-    };
 
     const nonDirs = todo.filter((i) => entries[i]!.kind !== 'dir');
     const dirs = todo.filter((i) => entries[i]!.kind === 'dir');
     await mapLimit(nonDirs, fsConcurrency, async (i) => {
-      await base(i);
-      await chmod(i);
+      await this.setOwnerAndTimes(i);
+      this.setMode(i);
     });
-    await mapLimit(dirs, fsConcurrency, base);
-    const byPath = new Map<FsPath, number>(todo.map((i) => [entries[i]!.path, i]));
-    for (const f of await times.flush()) {
+    await mapLimit(dirs, fsConcurrency, (i) => this.setOwnerAndTimes(i));
+    await Promise.all(this.earlyTimes);
+    const byPath = new Map<FsPath, number>();
+    entries.forEach((e, i) => {
+      if (this.created[i] && e.linkTo === undefined) byPath.set(e.path, i);
+    });
+    for (const f of await this.times.flush()) {
       const i = byPath.get(f.path);
       this.report(i !== undefined ? errorFor(entries[i]!, 'set times of', new Error(f.message)) : { path: fsPathText(f.path), code: 'restore-failed', message: f.message, remedy: '' });
     }
@@ -648,8 +638,52 @@ class RestoreRun {
       const depth = entries[deepestFirst[k]!]!.depth;
       const level: number[] = [];
       while (k < deepestFirst.length && entries[deepestFirst[k]!]!.depth === depth) level.push(deepestFirst[k++]!);
-      await mapLimit(level, fsConcurrency, chmod);
+      for (const i of level) this.setMode(i);
     }
+  }
+
+  /** Owner (when restoring owners), then times (exact ones may be finished by times.flush()). */
+  private async setOwnerAndTimes(i: number): Promise<void> {
+    const e = this.entries[i]!;
+    try {
+      if (this.owners) fsSync.lchownSync(e.path, e.node.uid, e.node.gid);
+    } catch (err) {
+      this.report(errorFor(e, 'set owner of', err));
+    }
+    const t = nodeTimes(e.node);
+    if (t) {
+      try {
+        await this.times.set({ path: e.path, ...t });
+      } catch (err) {
+        this.report(errorFor(e, 'set times of', err));
+      }
+    }
+  }
+
+  private setMode(i: number): void {
+    const e = this.entries[i]!;
+    // mode is omitted from the tree JSON when it is 0 (Go's omitempty): a missing mode means 0000
+    if (e.kind === 'symlink') return;
+    try {
+      fsSync.chmodSync(e.path, unixPermissions(e.node.mode ?? 0));
+    } catch (err) {
+      this.report(errorFor(e, 'set mode of', err));
+    }
+  }
+
+  /**
+   * Owner, times and mode of a file whose data is all written, right away:
+   * the main thread does it while the workers write other files, instead of
+   * in a pass of its own at the end. Files with extended attributes (set
+   * before the mode), files other names link to, and files with lost data
+   * wait for the final pass.
+   */
+  private fileDone(f: FileState): void {
+    const e = f.entry;
+    if (f.failed || f.broken || !f.exists || this.linkTargets.has(f.index)) return;
+    if (this.opts.xattrs !== false && (e.node.extended_attributes?.length ?? 0) > 0) return;
+    this.metaDone[f.index] = true;
+    this.earlyTimes.push(this.setOwnerAndTimes(f.index).then(() => this.setMode(f.index)));
   }
 
   /**

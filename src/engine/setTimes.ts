@@ -6,7 +6,7 @@
 // Essential on Debian) calling utimensat(2) through syscall() for every
 // path, or `touch -h -d @SEC.NANOS` (one process per distinct time) where
 // perl or the syscall number is unknown.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { describeError } from '../errors.js';
 
@@ -81,12 +81,15 @@ export function exactUtimesValue(ns: bigint): number | undefined {
 }
 
 /**
- * Sets times exactly for many paths: lutimes right away where that is exact,
- * the rest queued and written in one batch by `flush()`.
+ * Sets times exactly for many paths: lutimes right away where that is exact;
+ * the rest go to one perl process as they come (it works while the caller
+ * does other things), or are queued for `touch` when perl cannot be used.
+ * `flush()` waits for all of it.
  */
 export class ExactTimeSetter {
   private readonly queue: TimesToSet[] = [];
   private readonly method: ExactTimeMethod;
+  private perl: PerlTimes | undefined;
 
   constructor(method: ExactTimeMethod = 'auto') {
     this.method = method;
@@ -101,6 +104,10 @@ export class ExactTimeSetter {
       return;
     }
     this.queue.push(item);
+    const sysno = utimensatSyscall[process.arch];
+    if (this.method === 'touch' || sysno === undefined) return;
+    this.perl ??= new PerlTimes(sysno);
+    this.perl.send(item);
   }
 
   /** Number of paths waiting for the exact setter. */
@@ -111,8 +118,19 @@ export class ExactTimeSetter {
   /** Writes every queued time; returns the paths that failed. */
   async flush(): Promise<SetTimesFailure[]> {
     const items = this.queue.splice(0);
+    const perl = this.perl;
+    this.perl = undefined;
     if (items.length === 0) return [];
-    return setTimesExact(items, this.method);
+    if (this.method === 'perl' && utimensatSyscall[process.arch] === undefined) throw new Error(`utimensat syscall number unknown on ${process.arch}`);
+    if (perl) {
+      try {
+        return await perl.finish(items);
+      } catch (err) {
+        if (this.method === 'perl') throw err;
+        // perl missing or unusable: touch sets them all
+      }
+    }
+    return setWithTouch(items);
   }
 }
 
@@ -149,37 +167,68 @@ function toBuffer(p: FsPath): Buffer {
   return typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
 }
 
-/** One perl process reads "asec anano msec mnano hexpath" lines and answers "ok" or "err <reason>" per line. */
-function setWithPerl(items: readonly TimesToSet[], sysno: number): Promise<SetTimesFailure[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('perl', ['-e', perlScript, String(sysno)], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** One line of the perl protocol: "asec anano msec mnano hexpath". */
+function perlLine(it: TimesToSet): string {
+  const [as, an] = splitNs(it.atimeNs);
+  const [ms, mn] = splitNs(it.mtimeNs);
+  return `${as} ${an} ${ms} ${mn} ${toBuffer(it.path).toString('hex')}\n`;
+}
+
+/**
+ * One perl process that reads "asec anano msec mnano hexpath" lines and
+ * answers "ok" or "err <reason>" per line, fed as items come in.
+ */
+class PerlTimes {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly done: Promise<{ code: number | null; out: string; err: string; spawnError?: Error }>;
+
+  constructor(sysno: number) {
+    this.child = spawn('perl', ['-e', perlScript, String(sysno)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.stdin.on('error', () => undefined);
-    child.on('close', (code) => {
-      const lines = Buffer.concat(out).toString('utf8').split('\n');
-      if (code !== 0 || lines.length < items.length) {
-        reject(new Error(`perl exited with ${code}: ${Buffer.concat(err).toString('utf8').trim()}`));
-        return;
-      }
-      const failures: SetTimesFailure[] = [];
-      items.forEach((it, i) => {
-        const l = lines[i]!;
-        if (l !== 'ok') failures.push({ path: it.path, message: `cannot set times: ${l.replace(/^err /, '')}` });
-      });
-      resolve(failures);
+    this.child.stdout.on('data', (d: Buffer) => out.push(d));
+    this.child.stderr.on('data', (d: Buffer) => err.push(d));
+    this.child.stdin.on('error', () => undefined);
+    this.done = new Promise((resolve) => {
+      this.child.on('error', (e) => resolve({ code: null, out: '', err: '', spawnError: e }));
+      this.child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8').trim() }));
     });
-    const chunks: string[] = [];
-    for (const it of items) {
-      const [as, an] = splitNs(it.atimeNs);
-      const [ms, mn] = splitNs(it.mtimeNs);
-      chunks.push(`${as} ${an} ${ms} ${mn} ${toBuffer(it.path).toString('hex')}\n`);
+    this.ref(false); // until finish() waits for it, it must not keep the process alive (its input ends when we do)
+  }
+
+  private ref(on: boolean): void {
+    for (const h of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as { ref?: () => void; unref?: () => void }[]) {
+      if (on) h.ref?.();
+      else h.unref?.();
     }
-    child.stdin.end(chunks.join(''));
-  });
+  }
+
+  send(item: TimesToSet): void {
+    this.child.stdin.write(perlLine(item));
+  }
+
+  /** Ends the input and maps the answers to `items` (all items sent, in order). */
+  async finish(items: readonly TimesToSet[]): Promise<SetTimesFailure[]> {
+    this.ref(true);
+    this.child.stdin.end();
+    const r = await this.done;
+    if (r.spawnError) throw r.spawnError;
+    const lines = r.out.split('\n');
+    if (r.code !== 0 || lines.length < items.length) throw new Error(`perl exited with ${r.code}: ${r.err}`);
+    const failures: SetTimesFailure[] = [];
+    items.forEach((it, i) => {
+      const l = lines[i]!;
+      if (l !== 'ok') failures.push({ path: it.path, message: `cannot set times: ${l.replace(/^err /, '')}` });
+    });
+    return failures;
+  }
+}
+
+/** Sets the times of all items through one perl process. */
+function setWithPerl(items: readonly TimesToSet[], sysno: number): Promise<SetTimesFailure[]> {
+  const perl = new PerlTimes(sysno);
+  for (const it of items) perl.send(it);
+  return perl.finish(items);
 }
 
 function touchTime(ns: bigint): string {

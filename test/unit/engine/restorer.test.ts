@@ -235,6 +235,48 @@ describe('names that would leave the target', () => {
   });
 });
 
+describe('file metadata', () => {
+  test('every file gets its recorded mode and nanosecond times: read-only files, hard-linked files and the folders holding them too', async () => {
+    const scratch = await newScratchRepo(path.join(work, 'meta-repo'));
+    try {
+      const blob = async (text: string): Promise<string> => (await scratch.saveBlob('data', Buffer.from(text))).id;
+      const ns = '2021-03-04T05:06:07.123456789Z';
+      const us = '2020-01-02T03:04:05.5Z';
+      const link = { links: 2, inode: 77n, device_id: 1n } as const;
+      const sub = await scratch.saveBlob(
+        'tree',
+        (await import('../../../src/repo/treeCodec.js')).encodeTree([
+          makeNode('ro.txt', 'file', { content: [await blob('read only\n')], size: 10, mode: 0o400, mtime: ns, atime: ns }),
+          makeNode('run.sh', 'file', { content: [await blob('#!/bin/sh\n')], size: 10, mode: 0o755, mtime: us, atime: us }),
+          makeNode('a.txt', 'file', { content: [await blob('linked\n')], size: 7, mode: 0o440, mtime: ns, atime: ns, ...link }),
+          makeNode('b.txt', 'file', { content: [await blob('linked\n')], size: 7, mode: 0o440, mtime: ns, atime: ns, ...link }),
+        ]),
+      );
+      const { encodeTree } = await import('../../../src/repo/treeCodec.js');
+      const { id: root } = await scratch.saveBlob('tree', encodeTree([makeNode('d', 'dir', { subtree: sub.id, mode: 0x80000000 + 0o555, mtime: ns, atime: ns })]));
+      await scratch.flush();
+      const snapId = await scratch.saveSnapshot({ time: '2024-05-06T07:08:09Z', tree: root, paths: ['/meta'] });
+      const t = target();
+      const s = await restoreSnapshot(scratch, await scratch.resolveSnapshot(snapId), { target: t });
+      assert.deepEqual(s.errors, []);
+      const st = async (rel: string) => fs.lstat(path.join(t, rel), { bigint: true });
+      const nsTime = 1614834367123456789n;
+      assert.equal((await st('d/ro.txt')).mode & 0o777n, 0o400n);
+      assert.equal((await st('d/ro.txt')).mtimeNs, nsTime);
+      assert.equal((await st('d/run.sh')).mode & 0o777n, 0o755n);
+      assert.equal((await st('d/run.sh')).mtimeNs, 1577934245500000000n);
+      assert.equal((await st('d/a.txt')).ino, (await st('d/b.txt')).ino, 'b.txt is a hard link to a.txt');
+      assert.equal((await st('d/a.txt')).mode & 0o777n, 0o440n);
+      assert.equal((await st('d/b.txt')).mtimeNs, nsTime);
+      assert.equal((await st('d')).mode & 0o777n, 0o555n);
+      assert.equal((await st('d')).mtimeNs, nsTime, 'the folder keeps its time although files were linked into it');
+      await fs.chmod(path.join(t, 'd'), 0o755); // so the work folder can be removed
+    } finally {
+      await scratch.close();
+    }
+  });
+});
+
 describe('special files', () => {
   test('devices are recreated with their major/minor numbers when running as root (else reported), sockets are skipped', async () => {
     const scratch = await newScratchRepo(path.join(work, 'special-repo'));
