@@ -203,13 +203,24 @@ class PerlTimes {
     }
   }
 
+  /** Lines not yet written: sent in batches, one pipe write per few hundred paths. */
+  private batch: string[] = [];
+
   send(item: TimesToSet): void {
-    this.child.stdin.write(perlLine(item));
+    this.batch.push(perlLine(item));
+    if (this.batch.length >= 256) this.writeBatch();
+  }
+
+  private writeBatch(): void {
+    if (this.batch.length === 0) return;
+    this.child.stdin.write(this.batch.join(''));
+    this.batch = [];
   }
 
   /** Ends the input and maps the answers to `items` (all items sent, in order). */
   async finish(items: readonly TimesToSet[]): Promise<SetTimesFailure[]> {
     this.ref(true);
+    this.writeBatch();
     this.child.stdin.end();
     const r = await this.done;
     if (r.spawnError) throw r.spawnError;
