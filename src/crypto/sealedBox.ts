@@ -107,20 +107,35 @@ function mac(key: CryptoKey, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array
   return tag;
 }
 
+/** Big plaintexts are encrypted in pieces of this size: each piece's output is small, never a blob-sized allocation. */
+const ctrPiece = 64 * 1024;
+
 /** Encrypts and authenticates `plaintext`: IV ‖ AES-256-CTR ciphertext ‖ Poly1305-AES tag. */
 export function seal(key: CryptoKey, plaintext: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(plaintext.length + sealOverhead);
+  sealInto(key, plaintext, out);
+  return out;
+}
+
+/**
+ * Like seal, but into out[0 .. plaintext.length + sealOverhead) of a buffer the caller reuses
+ * (the pack writers: no allocation per blob, which glibc would keep as fragmented arenas); returns
+ * the sealed length.
+ */
+export function sealInto(key: CryptoKey, plaintext: Uint8Array, out: Buffer): number {
   const n = plaintext.length;
-  const out = Buffer.allocUnsafe(n + sealOverhead);
+  if (out.length < n + sealOverhead) throw new RangeError(`sealInto: ${out.length} bytes of room for ${n + sealOverhead}`);
   writeFreshIv(out);
   const iv = out.subarray(0, 16);
   if (n > handCtrMax || !handCtr(key.encrypt, iv, plaintext, out, 16)) {
     const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
-    const written = cipher.update(plaintext).copy(out, 16);
+    let at = 16;
+    for (let p = 0; p < n; p += ctrPiece) at += cipher.update(plaintext.subarray(p, Math.min(n, p + ctrPiece))).copy(out, at);
     cipher.final();
-    if (written !== n) throw new Error('aes-ctr produced a short ciphertext');
+    if (at !== 16 + n) throw new Error('aes-ctr produced a short ciphertext');
   }
   out.set(mac(key, iv, out.subarray(16, 16 + n)), 16 + n);
-  return out;
+  return n + sealOverhead;
 }
 
 /** Verifies the MAC, then decrypts. Throws MacError on any mismatch. */

@@ -1,5 +1,5 @@
 import type { CryptoKey } from '../crypto/masterKey.js';
-import { open, seal } from '../crypto/sealedBox.js';
+import { open, seal, sealInto, sealOverhead } from '../crypto/sealedBox.js';
 import { zstdBound, zstdCompressInto, zstdDecompress } from './compression.js';
 import type { BlobType } from './ids.js';
 
@@ -21,8 +21,7 @@ let compressed = Buffer.alloc(0);
  * does not shrink is stored raw (restic reads both, and raw reads are cheaper).
  */
 export function encodeBlob(key: CryptoKey, version: number, compression: CompressionMode, type: BlobType, plaintext: Uint8Array): EncodedBlob {
-  const compress = version >= 2 && plaintext.length > 0 && (type === 'tree' || compression !== 'off') && (type === 'tree' || compression === 'max' || mayCompress(plaintext));
-  if (compress) {
+  if (shouldCompress(version, compression, type, plaintext)) {
     // into a reused buffer: sealing copies it out, so the compressed bytes need no allocation of their own
     const bound = zstdBound(plaintext.length);
     if (compressed.length < bound) compressed = Buffer.allocUnsafeSlow(Math.max(bound, 64 * 1024));
@@ -30,6 +29,50 @@ export function encodeBlob(key: CryptoKey, version: number, compression: Compres
     if (n < plaintext.length) return { sealed: seal(key, compressed.subarray(0, n)), uncompressedLength: plaintext.length };
   }
   return { sealed: seal(key, plaintext) };
+}
+
+/** Whether a blob is worth a compression attempt (see encodeBlob). */
+function shouldCompress(version: number, compression: CompressionMode, type: BlobType, plaintext: Uint8Array): boolean {
+  return version >= 2 && plaintext.length > 0 && (type === 'tree' || compression !== 'off') && (type === 'tree' || compression === 'max' || mayCompress(plaintext));
+}
+
+/** Room for `need` bytes in `b`, growing it in whole MiB (so a few sizes serve every blob). */
+function room(b: Buffer, need: number): Buffer {
+  return b.length >= need ? b : Buffer.allocUnsafeSlow(Math.ceil(need / (1024 * 1024)) * 1024 * 1024);
+}
+
+/**
+ * encodeBlob into two buffers it keeps (compressed, sealed): no allocation per blob, for a
+ * writer that copies the result out at once. A result is valid until the next call.
+ */
+export class BlobEncoder {
+  private compressed: Buffer = Buffer.alloc(0);
+  private sealed: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly key: CryptoKey,
+    private readonly version: number,
+    private readonly compression: CompressionMode,
+  ) {}
+
+  /** The sealed blob (a view into this encoder's buffer) and, when compressed, the plaintext length. */
+  encode(type: BlobType, plaintext: Uint8Array): EncodedBlob {
+    let body = plaintext;
+    let uncompressedLength: number | undefined;
+    if (shouldCompress(this.version, this.compression, type, plaintext)) {
+      this.compressed = room(this.compressed, zstdBound(plaintext.length));
+      const n = zstdCompressInto(this.compressed, plaintext, this.compression === 'max' ? 19 : undefined);
+      if (n < plaintext.length) {
+        body = this.compressed.subarray(0, n);
+        uncompressedLength = plaintext.length;
+      }
+    }
+    this.sealed = room(this.sealed, body.length + sealOverhead);
+    const m = sealInto(this.key, body, this.sealed);
+    const out: EncodedBlob = { sealed: this.sealed.subarray(0, m) };
+    if (uncompressedLength) out.uncompressedLength = uncompressedLength;
+    return out;
+  }
 }
 
 const probeSize = 4096;

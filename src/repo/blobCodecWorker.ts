@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { Chunker } from '../chunker/chunker.js';
 import type { CryptoKey } from '../crypto/masterKey.js';
-import { BlobDecodeError, decodeBlob, encodeBlob, type CompressionMode } from './blobCodec.js';
+import { BlobDecodeError, BlobEncoder, decodeBlob, encodeBlob, type CompressionMode } from './blobCodec.js';
 import { sha256Hex } from './ids.js';
 import { releaseDeadBuffers } from './memoryPressure.js';
 import { PackFileWriter, type StagedPack } from './packFileWriter.js';
@@ -66,7 +66,7 @@ const keptLimit = 8 * 1024 * 1024;
 let nextKept = -1;
 const readSize = 2 * 1024 * 1024;
 
-/** Bytes allocated for blobs (chunk, ciphertext, sealed box) between two collections of this thread's small heap (see releaseDeadBuffers). */
+/** Bytes allocated for blobs (chunk copies, ciphertext pieces) between two collections of this thread's small heap (see releaseDeadBuffers). */
 const collectEvery = 48 * 1024 * 1024;
 let bytesSinceCollect = 0;
 
@@ -95,6 +95,7 @@ function release(name: number): { id: string; data: Uint8Array } | undefined {
 // ---- this worker's data pack ----
 
 let packer: PackFileWriter | undefined;
+let encoder: BlobEncoder | undefined;
 /** Packs sent to the main thread and not stored yet: past two, storing waits (uploads set the pace; staged files stay few). */
 let packsOut = 0;
 const maxPacksOut = 2;
@@ -120,8 +121,9 @@ const peers = new Map<number, MessagePort>();
 
 function storeBlob(job: number, id: string, data: Uint8Array, packSize: number): void {
   try {
-    const r = encodeBlob(key!, version, compression, 'data', data);
-    countGarbage(data.length + 2 * r.sealed.length);
+    // into the encoder's reused buffers, written to the pack file at once: no blob-sized allocation
+    const r = encoder!.encode('data', data);
+    countGarbage(2 * data.length);
     packer!.add(id, r.sealed, r.uncompressedLength);
     parentPort!.postMessage({ job, stored: r.sealed.length } satisfies CodecResponse);
     if (packer!.isFull(packSize)) sendPack();
@@ -290,6 +292,7 @@ parentPort!.on('message', (msg: CodecRequest) => {
       version = msg.version;
       compression = msg.compression;
       polynomial = BigInt('0x' + msg.polynomial);
+      encoder = new BlobEncoder(key, version, compression);
       packer = new PackFileWriter('data', msg.stageDir, (path) => parentPort!.postMessage({ staged: path } satisfies CodecResponse));
       return;
     case 'chunkFile':
