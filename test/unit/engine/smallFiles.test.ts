@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { FaultBackend } from '../../../src/backend/faults.js';
 import { LocalBackend } from '../../../src/backend/local.js';
 import { formatPolynomial, randomPolynomial } from '../../../src/chunker/polynomial.js';
 import { backupPaths } from '../../../src/engine/backup.js';
@@ -76,6 +77,29 @@ test('hundreds of small files are each stored as one blob named by its content, 
     const restore = await runRestic(['-r', path.join(tmp, 'repo'), 'restore', result.snapshot.id, '--target', target], env);
     assert.equal(restore.code, 0, restore.stderr);
     for (const [p, content] of files) assert.deepEqual(await fs.readFile(path.join(target, p)), content, p);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a repository that cannot store packs while small files are being read ends the backup with that error, blaming no file', async () => {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'cairn-smallfiles-fail-'));
+  try {
+    const src = path.join(tmp, 'src');
+    await writeSmallFiles(src, 600);
+    const local = new LocalBackend(path.join(tmp, 'repo'));
+    await Repository.init(local, pw, { newPolynomial: () => formatPolynomial(randomPolynomial()), kdf: { N: 1024, r: 8, p: 1 } });
+    const faulty = new FaultBackend(local, [{ action: 'fail', ops: ['write'], match: (h) => h.type === 'pack' }]);
+    const repo = await Repository.open(faulty, pw);
+    repo.setWriteOptions({ packSize: 32 * 1024 }); // packs fill (and fail) while files are still being read
+    const unreadable: string[] = [];
+    try {
+      await assert.rejects(backupPaths(repo, [src], { onError: (p) => unreadable.push(p) }));
+    } finally {
+      await repo.close().catch(() => {});
+    }
+    assert.deepEqual(unreadable, [], 'storage failures are not blamed on the files');
+    assert.deepEqual(await fs.readdir(path.join(tmp, 'repo', 'snapshots')), []);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
