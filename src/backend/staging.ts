@@ -20,7 +20,17 @@ export function trackStaged(file: string): void {
   if (!hooked) {
     hooked = true;
     process.once('exit', removeAllStaged);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => removeThenDie(sig));
   }
+}
+
+/**
+ * Ctrl-C or a kill ends node without 'exit' handlers: remove the staged files first, then, unless
+ * someone else handles the signal, end the process by it as it would have ended anyway.
+ */
+function removeThenDie(sig: NodeJS.Signals): void {
+  removeAllStaged();
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
 }
 
 /** Removes a staged file (a missing one is fine: writeFile may have moved it) and forgets it. */

@@ -7,6 +7,8 @@ import { promises as fs } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CairnError } from '../../../src/errors.js';
 import { FaultBackend } from '../../../src/backend/faults.js';
 import { LocalBackend } from '../../../src/backend/local.js';
@@ -117,6 +119,30 @@ test('when packs cannot be stored, the backup fails and no staged file is left b
     assert.deepEqual(await leftovers(path.join(dir, 'repo')), []);
     assert.equal(stagedCount(), 0);
     assert.deepEqual(await repo.listIds('pack'), []);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a backup interrupted with Ctrl-C (SIGINT) or killed with SIGTERM removes its staged files and still ends by that signal', async () => {
+  const dir = await tempDir();
+  try {
+    const staging = fileURLToPath(new URL('../../../src/backend/staging.ts', import.meta.url));
+    const script = path.join(dir, 'stager.ts');
+    await fs.writeFile(
+      script,
+      `import fs from 'node:fs';\nimport { stagedPath, trackStaged } from ${JSON.stringify(staging)};\n` +
+        `const f = stagedPath(process.argv[2]);\nfs.writeFileSync(f, 'pack');\ntrackStaged(f);\nconsole.log(f);\nsetInterval(() => {}, 1000);\n`,
+    );
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const file = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      assert.ok((await fs.stat(file)).isFile());
+      const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      child.kill(sig);
+      assert.equal(await ended, sig);
+      await assert.rejects(fs.stat(file), /ENOENT/, `${sig}: the staged file must be gone`);
+    }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
