@@ -242,7 +242,8 @@ class RestoreRun {
   private files = new Map<number, FileState>();
   /** Entries whose owner, times and mode were set as soon as their data was written. */
   private metaDone: boolean[] = [];
-  private readonly earlyTimes: Promise<void>[] = [];
+  /** Early metadata still being written (lutimes runs on the thread pool); settled ones leave the set. */
+  private readonly earlyTimes = new Set<Promise<void>>();
   /** Entries other names are hard links to (their metadata waits until the links exist). */
   private linkTargets = new Set<number>();
   private readonly owners: boolean;
@@ -623,7 +624,7 @@ class RestoreRun {
       this.setMode(i);
     });
     await mapLimit(dirs, fsConcurrency, (i) => this.setOwnerAndTimes(i));
-    await Promise.all(this.earlyTimes);
+    await Promise.all([...this.earlyTimes]);
     const byPath = new Map<FsPath, number>();
     entries.forEach((e, i) => {
       if (this.created[i] && e.linkTo === undefined) byPath.set(e.path, i);
@@ -683,7 +684,9 @@ class RestoreRun {
     if (f.failed || f.broken || !f.exists || this.linkTargets.has(f.index)) return;
     if (this.opts.xattrs !== false && (e.node.extended_attributes?.length ?? 0) > 0) return;
     this.metaDone[f.index] = true;
-    this.earlyTimes.push(this.setOwnerAndTimes(f.index).then(() => this.setMode(f.index)));
+    const p = this.setOwnerAndTimes(f.index).then(() => this.setMode(f.index));
+    this.earlyTimes.add(p);
+    void p.then(() => this.earlyTimes.delete(p));
   }
 
   /**
