@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { CairnError, describeError } from '../errors.js';
 import { decodeIndex } from '../repo/indexCodec.js';
 import { expectedPackSize, readPackHeader, type PackedBlob } from '../repo/pack.js';
-import { blobFailureText, packJobsInFlight, verifyPackData } from '../repo/packReader.js';
+import { blobFailureText, packJobsInFlight, startPackWorkers, verifyPackData } from '../repo/packReader.js';
 import type { Repository } from '../repo/repository.js';
 import { mapLimit } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
@@ -153,6 +153,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   const stats: CheckStats = { indexFiles: 0, packs: 0, additionalPacks: 0, snapshots: 0, trees: 0, dataBlobRefs: 0, packsRead: 0, bytesRead: 0 };
   const result: CheckResult = { errors, hints, additionalPacks: [], stats };
   const progress = opts.onProgress ?? (() => undefined);
+  if (opts.readData || opts.readDataSubset) startPackWorkers(); // they start up while the index and trees are checked
 
   // Snapshots are listed before the index is loaded (format §13), so a
   // snapshot written meanwhile has its index already.

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CairnError, describeError, isErrno } from '../errors.js';
 import type { BlobLocation } from '../repo/masterIndex.js';
 import { unixPermissions, type Node } from '../repo/node.js';
-import { packJobsInFlight, writePackBlobs, writePlaintext, type BlobWrite, type RangeFile, type WriteRangeResult } from '../repo/packReader.js';
+import { packJobsInFlight, startPackWorkers, writePackBlobs, writePlaintext, type BlobWrite, type RangeFile, type WriteRangeResult } from '../repo/packReader.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { parseGoTime } from '../repo/timeFormat.js';
@@ -128,6 +128,7 @@ const dataRemedy = 'The other files were restored. Run `cairn check --read-data`
  * target itself or a wrong subpath throws.
  */
 export async function restoreSnapshot(repo: Repository, source: Snapshot | string, opts: RestoreOptions): Promise<RestoreSummary> {
+  startPackWorkers(); // they start up while the index is loaded and the restore planned
   await repo.loadIndex();
   const target = path.resolve(opts.target);
   let targetEmpty: boolean;

@@ -154,6 +154,15 @@ function pool(): PackWorkerPool | undefined {
   return shared;
 }
 
+/**
+ * Starts the pack workers now (when workers are on), so that their start-up
+ * (tens to hundreds of ms of module loading each) runs on the other cores
+ * while the caller plans, instead of delaying the first pack job.
+ */
+export function startPackWorkers(): void {
+  pool();
+}
+
 const inlineOpeners = new WeakMap<CryptoKey, BlobOpener>();
 
 /** The opener used on this thread when workers are off. */
