@@ -10,13 +10,13 @@ import path from 'node:path';
 import { CairnError, describeError, isErrno } from '../errors.js';
 import type { BlobLocation } from '../repo/masterIndex.js';
 import { unixPermissions, type Node } from '../repo/node.js';
-import { packJobsInFlight, startPackWorkers, writePackBlobs, writePlaintext, type BlobWrite, type RangeFile, type WriteRangeResult } from '../repo/packReader.js';
+import { packJobsInFlight, startPackWorkers, writePackBlobs, writePlaintext, type BlobWrite, type FileFinish, type RangeFile, type WriteRangeResult } from '../repo/packReader.js';
 import { mapLimit, type Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { parseGoTime } from '../repo/timeFormat.js';
 import { PathFilter } from './pathFilter.js';
 import { planRestore, type PlanEntry, type PlanRoot } from './restorePlan.js';
-import { ExactTimeSetter, type ExactTimeMethod, type FsPath } from './setTimes.js';
+import { ExactTimeSetter, exactUtimesValue, type ExactTimeMethod, type FsPath } from './setTimes.js';
 import { findNode } from './treeWalker.js';
 
 /** SHA-256 of 512 KiB of zeros: the chunk a run of zeros is cut into (format §18). */
@@ -95,6 +95,8 @@ interface FileState {
   failed: boolean;
   /** The file exists in the target: some blob was written to it (the first writer created it). */
   exists: boolean;
+  /** Places its data is written to, in all pack jobs (a job holding all of them finishes the file). */
+  writes: number;
   /** Creating or writing it failed (already reported): nothing more is written to it. */
   broken: boolean;
 }
@@ -323,7 +325,7 @@ class RestoreRun {
         offset += size;
       }
       const size = failed ? Math.max(offset, e.node.size ?? 0) : offset;
-      this.files.set(i, { index: i, entry: e, size, blobs, remaining: blobs.length, failed, exists: false, broken: false });
+      this.files.set(i, { index: i, entry: e, size, blobs, remaining: blobs.length, writes: 0, failed, exists: false, broken: false });
     });
   }
 
@@ -407,14 +409,52 @@ class RestoreRun {
   }
 
   /** How a file is created by its first writer: holes stay holes (sparse chunks are never written, and a file missing data keeps its recorded size). */
-  private rangeFile(f: FileState): RangeFile {
-    return this.opts.sparse || f.failed ? { path: f.entry.path, sizeOnCreate: f.size } : { path: f.entry.path };
+  private rangeFile(f: FileState, allOfIt = false): RangeFile {
+    const r: RangeFile = this.opts.sparse || f.failed ? { path: f.entry.path, sizeOnCreate: f.size } : { path: f.entry.path };
+    if (allOfIt && this.mayFinishEarly(f)) r.finish = this.fileFinish(f);
+    return r;
+  }
+
+  /**
+   * Whether a file's owner, times and mode may be set as soon as its data is
+   * written: not for files with extended attributes (set before the mode, at
+   * the end), files other names link to, or files with lost data.
+   */
+  private mayFinishEarly(f: FileState): boolean {
+    if (f.failed || f.broken || this.linkTargets.has(f.index)) return false;
+    return this.opts.xattrs === false || (f.entry.node.extended_attributes?.length ?? 0) === 0;
+  }
+
+  /** What a pack worker sets on a file it writes all of: owner, mode, and times when lutimes-style seconds are exact. */
+  private fileFinish(f: FileState): FileFinish {
+    const node = f.entry.node;
+    const m: FileFinish = { mode: unixPermissions(node.mode ?? 0) };
+    if (this.owners) {
+      m.uid = node.uid;
+      m.gid = node.gid;
+    }
+    const t = nodeTimes(node);
+    const a = t && exactUtimesValue(t.atimeNs);
+    const mt = t && exactUtimesValue(t.mtimeNs);
+    if (a !== undefined && mt !== undefined) {
+      m.atime = a;
+      m.mtime = mt;
+    }
+    return m;
   }
 
   /** Takes in what a pack job did to the files it wrote. */
   private settleFiles(r: WriteRangeResult, files: FileState[]): void {
     for (const k of r.created) files[k]!.exists = true;
     for (const k of r.written) files[k]!.exists = true;
+    for (const k of r.finished) {
+      const f = files[k]!;
+      this.metaDone[f.index] = true;
+      const t = nodeTimes(f.entry.node);
+      // times the worker could not set exactly go to the exact setter (perl), queued now
+      if (t && (exactUtimesValue(t.atimeNs) === undefined || exactUtimesValue(t.mtimeNs) === undefined)) void this.times.set({ path: f.entry.path, ...t }).catch((err: unknown) => this.report(errorFor(f.entry, 'set times of', err)));
+    }
+    for (const e of r.metaErrors) this.report(errorFor(files[e.file]!.entry, e.what, Object.assign(new Error(e.message), { code: e.code })));
     for (const e of r.fileErrors) {
       const f = files[e.file]!;
       if (!f.broken) this.report(errorFor(f.entry, e.op === 'create' ? 'create' : 'write', Object.assign(new Error(e.message), { code: e.code })));
@@ -455,6 +495,7 @@ class RestoreRun {
         let need = pack.get(b.id);
         if (!need) pack.set(b.id, (need = { id: b.id, loc, size: b.size, uses: [] }));
         need.uses.push({ file: f, offset: b.offset });
+        f.writes++;
       }
     }
 
@@ -531,7 +572,14 @@ class RestoreRun {
       });
       let r: WriteRangeResult;
       try {
-        r = await writePackBlobs(repo, packId, writes, files.map((f) => this.rangeFile(f)));
+        const inJob = new Array<number>(files.length).fill(0);
+        for (const w of writes) for (let k = 0; k < w.targets.length; k += 2) inJob[w.targets[k]!]!++;
+        r = await writePackBlobs(
+          repo,
+          packId,
+          writes,
+          files.map((f, k) => this.rangeFile(f, inJob[k] === f.writes)),
+        );
       } catch {
         // the range could not be read: each blob on its own (other copies, clearer errors)
         for (const b of blobs) await retry(b);
@@ -681,9 +729,7 @@ class RestoreRun {
    * wait for the final pass.
    */
   private fileDone(f: FileState): void {
-    const e = f.entry;
-    if (f.failed || f.broken || !f.exists || this.linkTargets.has(f.index)) return;
-    if (this.opts.xattrs !== false && (e.node.extended_attributes?.length ?? 0) > 0) return;
+    if (this.metaDone[f.index] || !f.exists || !this.mayFinishEarly(f)) return;
     this.metaDone[f.index] = true;
     const p = this.setOwnerAndTimes(f.index).then(() => this.setMode(f.index));
     this.earlyTimes.add(p);

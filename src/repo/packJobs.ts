@@ -27,6 +27,17 @@ export interface RangeFile {
   path: string | Uint8Array;
   /** Size the file gets when this range creates it (holes for sparse or lost data). */
   sizeOnCreate?: number;
+  /** Metadata to give the file when this job writes all of it (set through the open descriptor before it is closed). */
+  finish?: FileFinish;
+}
+
+/** Owner (when given), exact times (when given; seconds as lutimes takes them) and mode of a finished file. */
+export interface FileFinish {
+  uid?: number;
+  gid?: number;
+  atime?: number;
+  mtime?: number;
+  mode: number;
 }
 
 /** A restore job: blobs of one range and, for each, flat pairs of (file index, position) to write its plaintext at. */
@@ -45,6 +56,9 @@ export interface WriteRangeResult {
   created: number[];
   /** Indexes of the files written to (created or not) without an error. */
   written: number[];
+  /** Files whose `finish` metadata was set (all of it, or a metaError says what failed). */
+  finished: number[];
+  metaErrors: { file: number; what: 'set owner of' | 'set times of' | 'set mode of'; code?: string; message: string }[];
 }
 
 // O_EXCL|O_NOFOLLOW: a file is created new, never reached through a symlink in the way.
@@ -127,11 +141,21 @@ class TargetFiles {
   private readonly fds = new Map<number, number>();
   private readonly broken = new Set<number>();
   private readonly closedOk = new Set<number>();
+  /** Files a blob of this job failed for: their metadata waits (the restorer may write them again). */
+  private readonly spoiled = new Set<number>();
+
+  /** Writes still to come in this job, per file that has `finish` metadata: at 0 it is finished. */
+  private readonly left = new Map<number, number>();
 
   constructor(
     private readonly files: RangeFile[],
     private readonly result: WriteRangeResult,
-  ) {}
+    targets: number[][] = [],
+  ) {
+    for (const t of targets) {
+      for (let k = 0; k < t.length; k += 2) if (files[t[k]!]!.finish) this.left.set(t[k]!, (this.left.get(t[k]!) ?? 0) + 1);
+    }
+  }
 
   private fdFor(file: number): number | undefined {
     const known = this.fds.get(file);
@@ -183,6 +207,12 @@ class TargetFiles {
       try {
         let done = 0;
         while (done < plain.length) done += fs.writeSync(fd, plain, done, plain.length - done, targets[k + 1]! + done);
+        const left = this.left.get(file);
+        if (left !== undefined) {
+          this.left.set(file, left - 1);
+          // its last write in this job, and all of the file is in this job: finish it while it is open
+          if (left === 1 && !this.spoiled.has(file)) this.finishOne(file, fd, this.files[file]!.finish!);
+        }
       } catch (err) {
         this.fail(file, 'write', err);
       }
@@ -202,6 +232,27 @@ class TargetFiles {
     }
   }
 
+  /** Marks the files of a blob that failed: no `finish` metadata for them. */
+  spoil(targets: number[]): void {
+    for (let k = 0; k < targets.length; k += 2) this.spoiled.add(targets[k]!);
+  }
+
+  /** Sets a file's `finish` metadata through its descriptor: owner first (it clears set-id bits), times, then mode. */
+  private finishOne(file: number, fd: number, m: FileFinish): void {
+    const step = (what: 'set owner of' | 'set times of' | 'set mode of', f: () => void): void => {
+      try {
+        f();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        this.result.metaErrors.push({ file, what, code: e.code, message: e.message });
+      }
+    };
+    if (m.uid !== undefined && m.gid !== undefined) step('set owner of', () => fs.fchownSync(fd, m.uid!, m.gid!));
+    if (m.atime !== undefined && m.mtime !== undefined) step('set times of', () => fs.futimesSync(fd, m.atime!, m.mtime!));
+    step('set mode of', () => fs.fchmodSync(fd, m.mode));
+    this.result.finished.push(file);
+  }
+
   /** Closes every file; the ones closed without an error count as written. */
   close(): void {
     for (const file of [...this.fds.keys()]) this.closeOne(file);
@@ -210,7 +261,7 @@ class TargetFiles {
 }
 
 function emptyResult(): WriteRangeResult {
-  return { failed: [], fileErrors: [], created: [], written: [] };
+  return { failed: [], fileErrors: [], created: [], written: [], finished: [], metaErrors: [] };
 }
 
 /**
@@ -221,13 +272,15 @@ function emptyResult(): WriteRangeResult {
  */
 export function writeRange(opener: BlobOpener, data: Uint8Array, job: WriteRangeJob): WriteRangeResult {
   const result = emptyResult();
-  const files = new TargetFiles(job.files, result);
+  const files = new TargetFiles(job.files, result, job.targets);
   try {
     for (let i = 0; i < job.blobs.length; i++) {
       const b = job.blobs[i]!;
       const plain = opener.open(data.subarray(b.at, b.at + b.length), b);
-      if (typeof plain === 'string') result.failed.push({ blob: i, reason: plain });
-      else files.write(plain, job.targets[i]!);
+      if (typeof plain === 'string') {
+        result.failed.push({ blob: i, reason: plain });
+        files.spoil(job.targets[i]!);
+      } else files.write(plain, job.targets[i]!);
     }
   } finally {
     files.close();

@@ -11,7 +11,7 @@ import type { PackRequest, PackResponse } from './packWorker.js';
 import type { Repository } from './repository.js';
 import { startWorker } from './startWorker.js';
 
-export type { BlobFailure, PackBlobRef, RangeFile, WriteRangeResult } from './packJobs.js';
+export type { BlobFailure, FileFinish, PackBlobRef, RangeFile, WriteRangeResult } from './packJobs.js';
 export { writePlaintext };
 
 /** A blob to restore: where it lies in its pack and the flat (file index, position) pairs its plaintext goes to. */
