@@ -130,6 +130,31 @@ for (const workers of ['on', 'off'] as const) {
       for (const i of [0, 2, 3]) assert.equal(sha(await fs.readFile(files[i]!.path)), blobs[i]!.id);
     });
 
+    test('a file the range writes all of gets its finish mode and times after its last write; one with a failed blob keeps them unset', async () => {
+      const dir = await fs.mkdtemp(path.join(work, 'out-'));
+      const blobs = located();
+      // file 0: blobs 0 and 2 (its last write makes it read-only: nothing may be written after it); file 1: blob 1, which fails
+      let pos = 0;
+      for (const i of [0, 2]) {
+        blobs[i]!.targets.push(0, pos);
+        pos += contents[i]!.length;
+      }
+      blobs[1]!.targets.push(1, 0);
+      blobs[3]!.targets.push(1, 100);
+      blobs[1]!.id = '0'.repeat(64);
+      const finish = { mode: 0o444, atime: 1_600_000_000, mtime: 1_600_000_001.5 };
+      const files = [{ path: path.join(dir, 'done'), finish }, { path: path.join(dir, 'failed'), finish }];
+      const r = await writePackBlobs(repo, packId, blobs, files);
+      assert.deepEqual(r.failed, [{ blob: 1, reason: 'id' }]);
+      assert.deepEqual(r.finished, [0]);
+      assert.deepEqual(r.metaErrors, []);
+      const done = await fs.stat(files[0]!.path, { bigint: true });
+      assert.equal(done.mode & 0o777n, 0o444n);
+      assert.equal(done.mtimeNs, 1_600_000_001_500_000_000n);
+      assert.equal(sha(await fs.readFile(files[0]!.path)), sha(Buffer.concat([contents[0]!, contents[2]!])));
+      assert.equal((await fs.stat(files[1]!.path)).mode & 0o777, 0o600, 'the file with a failed blob keeps the mode it was created with');
+    });
+
     test('an intact pack hashes to its name and every blob opens, also when read in small segments', async () => {
       const size = await packSize();
       for (const segment of [8 * 1024 * 1024, 64 * 1024, 4099]) {
