@@ -95,6 +95,8 @@ interface FileState {
   failed: boolean;
   /** The file exists in the target: some blob was written to it (the first writer created it). */
   exists: boolean;
+  /** Times a pack worker that finishes the file cannot set exactly (they go to the exact setter). */
+  timesLater?: { atimeNs: bigint; mtimeNs: bigint };
   /** Places its data is written to, in all pack jobs (a job holding all of them finishes the file). */
   writes: number;
   /** Creating or writing it failed (already reported): nothing more is written to it. */
@@ -439,7 +441,7 @@ class RestoreRun {
     if (a !== undefined && mt !== undefined) {
       m.atime = a;
       m.mtime = mt;
-    }
+    } else f.timesLater = t;
     return m;
   }
 
@@ -450,9 +452,9 @@ class RestoreRun {
     for (const k of r.finished) {
       const f = files[k]!;
       this.metaDone[f.index] = true;
-      const t = nodeTimes(f.entry.node);
+      const t = f.timesLater;
       // times the worker could not set exactly go to the exact setter (perl), queued now
-      if (t && (exactUtimesValue(t.atimeNs) === undefined || exactUtimesValue(t.mtimeNs) === undefined)) void this.times.set({ path: f.entry.path, ...t }).catch((err: unknown) => this.report(errorFor(f.entry, 'set times of', err)));
+      if (t) void this.times.set({ path: f.entry.path, ...t }).catch((err: unknown) => this.report(errorFor(f.entry, 'set times of', err)));
     }
     for (const e of r.metaErrors) this.report(errorFor(files[e.file]!.entry, e.what, Object.assign(new Error(e.message), { code: e.code })));
     for (const e of r.fileErrors) {
